@@ -1,0 +1,3 @@
+from twoshot.cli import main
+
+main()

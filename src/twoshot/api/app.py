@@ -1,0 +1,31 @@
+"""``create_app``: the FastAPI application around a ``Runtime``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from twoshot import __version__
+from twoshot.api import errors, ops, submit, tasks
+from twoshot.api.limits import BodyLimit
+from twoshot.runtime import Runtime
+
+DESCRIPTION = """\
+A self-hosted implementation of the Couple & Person Image API.
+
+Submit with one of the four POST routes (multipart for single images, JSON for batches),
+then poll `GET /api/task-status/{task_id}` until `status` is `completed` and fetch
+`image_url`. Every `/api/…` route needs the `X-Api-Key` header. Errors are
+`{"error": {"code", "message", "field"}}`.
+"""
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    app = FastAPI(title="twoshot", version=__version__, description=DESCRIPTION)
+    app.state.runtime = rt
+    errors.install(app)
+    app.include_router(submit.router)
+    app.include_router(tasks.router)
+    app.include_router(ops.router)
+    # six images at the upload limit, plus the form fields
+    app.add_middleware(BodyLimit, max_bytes=6 * rt.settings.max_upload_bytes + (1 << 20))
+    return app

@@ -1,0 +1,38 @@
+"""What every route needs: the runtime, the caller's API key, and the public base URL."""
+
+from __future__ import annotations
+
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
+
+from twoshot.domain import ApiKey
+from twoshot.errors import Unauthorized
+from twoshot.runtime import Runtime
+
+api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False, description="Your twoshot API key")
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def authenticate(rt: Runtime, secret: str | None) -> ApiKey:
+    if not secret:
+        raise Unauthorized("send your API key in the X-Api-Key header")
+    key = rt.store.authenticate(secret.strip())
+    if key is None:
+        raise Unauthorized("the X-Api-Key is unknown or revoked")
+    return key
+
+
+async def api_key(request: Request, secret: str | None = Security(api_key_header)) -> ApiKey:
+    """For async routes: the key lookup runs in the thread pool, off the event loop."""
+    return await run_in_threadpool(authenticate, runtime(request), secret)
+
+
+def base_url(request: Request) -> str:
+    configured = runtime(request).settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")

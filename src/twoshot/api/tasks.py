@@ -1,0 +1,79 @@
+"""Reading and acting on tasks: task-status (tasks and batches), cancel, delete, result files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response, Security
+from fastapi.responses import JSONResponse
+
+from twoshot.api.deps import api_key_header, authenticate, base_url, runtime
+from twoshot.api.views import ERRORS, ErrorBody, TaskStatusBody, batch_body, task_body
+from twoshot.domain import Batch, Task
+
+router = APIRouter(responses=ERRORS)
+
+Secret = Annotated[str | None, Security(api_key_header)]
+NOT_FOUND = {404: {"model": ErrorBody, "description": "Unknown id, or another key's."}}
+
+
+def _body(target: Task | Batch, base: str) -> dict:
+    return batch_body(target, base) if isinstance(target, Batch) else task_body(target, base)
+
+
+# Sync routes: FastAPI runs them in its thread pool, so the store's blocking I/O never
+# holds the event loop.
+@router.get(
+    "/api/task-status/{task_id}",
+    response_model=TaskStatusBody,
+    responses=NOT_FOUND,
+    tags=["tasks"],
+    summary="Status of a task or a batch; image_url once completed",
+)
+def task_status(request: Request, task_id: str, secret: Secret = None) -> JSONResponse:
+    rt = runtime(request)
+    key = authenticate(rt, secret)
+    return JSONResponse(_body(rt.service.lookup(task_id, key), base_url(request)))
+
+
+@router.post(
+    "/api/task/{task_id}/cancel",
+    response_model=TaskStatusBody,
+    responses=NOT_FOUND,
+    tags=["tasks"],
+    summary="Cancel a task or every task of a batch (running ones stop at their next step)",
+)
+def cancel_task(request: Request, task_id: str, secret: Secret = None) -> JSONResponse:
+    rt = runtime(request)
+    key = authenticate(rt, secret)
+    return JSONResponse(_body(rt.service.cancel(task_id, key), base_url(request)))
+
+
+@router.delete(
+    "/api/task/{task_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    tags=["tasks"],
+    summary="Delete a task or batch with its result images and reference photos",
+)
+def delete_task(request: Request, task_id: str, secret: Secret = None) -> Response:
+    rt = runtime(request)
+    key = authenticate(rt, secret)
+    rt.service.delete(task_id, key)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/results/{name}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
+    tags=["tasks"],
+    summary="A result image (no key needed: the name is unguessable)",
+)
+def result(request: Request, name: str) -> Response:
+    data = runtime(request).service.result(name)
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,63 @@
+"""Settings: one object, read from ``TWOSHOT_*`` environment variables, built once by the CLI.
+
+Nothing in twoshot reads the environment anywhere else; every component receives the
+``Settings`` (or the few values it needs) from whoever builds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TWOSHOT_", extra="ignore")
+
+    data_dir: Path = Path("./twoshot-data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file under data_dir"
+    )
+    public_url: str | None = Field(
+        default=None, description="Base URL used in image_url; default: the request's own host"
+    )
+
+    engine: str = Field(default="studio", description="engine of tasks that name none")
+    engines: list[str] = Field(default_factory=list, description="engines clients may name")
+    workers: int = Field(default=1, ge=0, description="in-process workers started by serve")
+
+    # limits on what we accept
+    max_upload_bytes: int = 15 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    max_batch_items: int = 100
+    max_batch_references: int = 16
+    max_prompt_chars: int = 2000
+    reference_max_side: int = 2048
+    face_checks: bool = Field(default=True, description="check reference faces at submission")
+
+    # URL fetching
+    fetch_allow_private: bool = False
+    fetch_connect_timeout: float = 5.0
+    fetch_total_timeout: float = 20.0
+    fetch_max_redirects: int = 3
+
+    # queue
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    poll_interval: float = 0.5
+
+    # retention
+    result_ttl: float = Field(default=24 * 3600.0, description="seconds a result is kept")
+    input_grace: float = Field(default=60.0, description="seconds before an unreferenced input is deleted")
+    sweep_interval: float = 60.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'twoshot.db').resolve()}"
+
+    @property
+    def allowed_engines(self) -> list[str]:
+        return self.engines or [self.engine]

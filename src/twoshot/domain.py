@@ -1,0 +1,123 @@
+"""Plain data of the domain: tasks, batches, their statuses and what a job asks for. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Kind = Literal["couple", "person"]
+Layout = Literal["male_left", "female_left"]
+
+DEFAULT_SIZE = 1024
+MIN_SIZE = 512
+MAX_SIZE = 2048
+SIZE_STEP = 64
+
+
+class TaskStatus(str, Enum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    def is_terminal(self) -> bool:
+        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELED)
+
+
+TERMINAL = tuple(s.value for s in TaskStatus if s.is_terminal())
+
+
+class JobSpec(BaseModel):
+    """What one task asks an engine for. References are blob keys of stored, normalised images."""
+
+    kind: Kind
+    prompt: str = ""
+    seed: int = 0
+    width: int = DEFAULT_SIZE
+    height: int = DEFAULT_SIZE
+    # couple
+    male: str | None = None
+    female: str | None = None
+    pose: str | None = None
+    layout: Layout = "male_left"
+    # person
+    references: list[str] = Field(default_factory=list)
+    control: str | None = None
+
+    def input_keys(self) -> list[str]:
+        keys = [self.male, self.female, self.pose, *self.references, self.control]
+        return sorted({k for k in keys if k})
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    code: str
+    message: str
+
+
+@dataclass
+class Task:
+    id: str
+    api_key_id: str
+    kind: Kind
+    status: TaskStatus
+    engine: str
+    spec: JobSpec
+    created_at: datetime
+    updated_at: datetime
+    batch_id: str | None = None
+    batch_index: int | None = None
+    progress: float = 0.0
+    error: ErrorInfo | None = None
+    result_key: str | None = None
+    quality: dict[str, Any] | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    finished_at: datetime | None = None
+
+
+@dataclass
+class Batch:
+    id: str
+    api_key_id: str
+    kind: Kind
+    created_at: datetime
+    tasks: list[Task] = field(default_factory=list)
+
+    @property
+    def status(self) -> TaskStatus:
+        """completed once every item is terminal; failed/canceled only when no item completed."""
+        statuses = [t.status for t in self.tasks]
+        if not all(s.is_terminal() for s in statuses):
+            if all(s is TaskStatus.QUEUED for s in statuses):
+                return TaskStatus.QUEUED
+            return TaskStatus.PROCESSING
+        if any(s is TaskStatus.COMPLETED for s in statuses):
+            return TaskStatus.COMPLETED
+        if all(s is TaskStatus.CANCELED for s in statuses):
+            return TaskStatus.CANCELED
+        return TaskStatus.FAILED
+
+    @property
+    def progress(self) -> float:
+        if not self.tasks:
+            return 1.0
+        done = [1.0 if t.status.is_terminal() else t.progress for t in self.tasks]
+        return sum(done) / len(done)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None

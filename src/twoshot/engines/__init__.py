@@ -1,0 +1,75 @@
+"""Engines turn jobs into images. ``Engine`` is the protocol; ``load_engine`` finds one by name.
+
+Built in: ``studio`` (CPU compositing, the embedded default) and ``qwen-edit`` (diffusers on a
+GPU). Any other name of the form ``package.module:factory`` is imported and called with the
+``Settings``; that is how tests plug in small fixture engines and how operators add their own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from PIL import Image
+
+from twoshot.domain import JobSpec
+from twoshot.errors import TwoshotError
+
+if TYPE_CHECKING:
+    from twoshot.config import Settings
+
+__all__ = ["BUILTIN", "Engine", "Job", "Outcome", "Progress", "load_engine"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One task for an engine: its spec and its input images, decoded (blob key → RGB image)."""
+
+    task_id: str
+    spec: JobSpec
+    images: Mapping[str, Image.Image]
+
+    def image(self, key: str | None) -> Image.Image | None:
+        return None if key is None else self.images[key]
+
+
+@dataclass
+class Outcome:
+    """An image, or the domain error that stopped this one job; ``notes`` go into ``quality``."""
+
+    image: Image.Image | None = None
+    error: TwoshotError | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Progress(Protocol):
+    """Report progress (0–1). Raises ``Canceled`` or ``LeaseLost`` when the engine must stop."""
+
+    def __call__(self, fraction: float) -> None: ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]: ...
+
+
+BUILTIN = {
+    "studio": "twoshot.engines.studio:StudioEngine",
+    "qwen-edit": "twoshot.engines.qwen_edit:QwenEditEngine",
+}
+
+
+def load_engine(name: str, settings: Settings) -> Engine:
+    target = BUILTIN.get(name, name)
+    if ":" not in target:
+        raise ValueError(
+            f"unknown engine {name!r}: use one of {', '.join(BUILTIN)} or 'package.module:factory'"
+        )
+    module_name, attr = target.split(":", 1)
+    factory = getattr(importlib.import_module(module_name), attr)
+    engine: Engine = factory(settings)
+    engine.name = name  # tasks name their engine as it was asked for; workers claim by it
+    return engine

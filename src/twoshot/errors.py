@@ -1,0 +1,78 @@
+"""The one exception tree of twoshot.
+
+TwoshotError            every domain error; ``code`` is stable, ``field`` names the input at fault
+├── InvalidInput        400: missing_field, invalid_field, invalid_index, too_many_items, ...
+│   ├── InvalidImage    400 invalid_image: not a decodable JPEG / PNG / WebP
+│   ├── FaceRejected    400 no_face_detected, multiple_faces, face_too_small, no_person_detected
+│   └── UrlRefused      400 url_not_allowed, fetch_failed
+├── PayloadTooLarge     413 payload_too_large: bytes or pixels over the limit
+├── Unauthorized        401 unauthorized
+├── NotFound            404 not_found
+├── Conflict            409 conflict: e.g. an Idempotency-Key reused with another body
+└── JobFailed           a task's terminal failure (engine_error, worker_lost, ...), never an HTTP answer
+
+Only ``twoshot.api`` turns these into HTTP statuses.
+"""
+
+from __future__ import annotations
+
+
+class TwoshotError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class InvalidInput(TwoshotError):
+    code = "invalid_field"
+
+
+class InvalidImage(InvalidInput):
+    code = "invalid_image"
+
+
+class FaceRejected(InvalidInput):
+    code = "no_face_detected"
+
+
+class UrlRefused(InvalidInput):
+    code = "url_not_allowed"
+
+
+class PayloadTooLarge(TwoshotError):
+    code = "payload_too_large"
+
+
+class Unauthorized(TwoshotError):
+    code = "unauthorized"
+
+
+class NotFound(TwoshotError):
+    code = "not_found"
+
+
+class Conflict(TwoshotError):
+    code = "conflict"
+
+
+class JobFailed(TwoshotError):
+    code = "engine_error"
+
+
+class Canceled(Exception):
+    """Raised inside an engine's progress callback when the task was canceled."""
+
+
+class LeaseLost(Exception):
+    """Raised inside an engine's progress callback when another worker owns the task now."""

@@ -1,0 +1,140 @@
+"""The composition root: builds the collaborators from ``Settings`` and hands them around.
+
+Only the CLI and tests build a ``Runtime``; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from twoshot.blobs import Blobs, LocalBlobs
+from twoshot.config import Settings
+from twoshot.engines import Engine, load_engine
+from twoshot.fetch import Fetcher, FetchPolicy
+from twoshot.images import Limits
+from twoshot.service import InputChecks, Intake, NoChecks, Service
+from twoshot.store import Store, open_store
+from twoshot.worker import Worker
+from twoshot.worker.loop import Evaluator
+
+log = logging.getLogger(__name__)
+
+
+def default_checks() -> InputChecks:
+    from twoshot.vision.checks import VisionChecks
+
+    return VisionChecks.shared()
+
+
+def default_evaluator() -> Evaluator:
+    from twoshot.vision.evaluate import evaluate_job
+
+    return evaluate_job
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    blobs: Blobs
+    fetcher: Fetcher
+    service: Service
+    workers: list[Worker] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        checks: InputChecks | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.resolved_database_url)
+        blobs = LocalBlobs(settings.data_dir / "blobs")
+        limits = Limits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
+        fetcher = fetcher or Fetcher(
+            FetchPolicy(
+                allow_private=settings.fetch_allow_private,
+                connect_timeout=settings.fetch_connect_timeout,
+                total_timeout=settings.fetch_total_timeout,
+                max_redirects=settings.fetch_max_redirects,
+                max_bytes=settings.max_upload_bytes,
+            )
+        )
+        if checks is None:
+            checks = default_checks() if settings.face_checks else NoChecks()
+        intake = Intake(fetcher, blobs, checks, limits, settings.reference_max_side)
+        service = Service(
+            store,
+            blobs,
+            intake,
+            default_engine=settings.engine,
+            engines=settings.allowed_engines,
+            max_attempts=settings.max_attempts,
+            max_prompt_chars=settings.max_prompt_chars,
+            max_batch_items=settings.max_batch_items,
+            max_batch_references=settings.max_batch_references,
+            result_ttl=settings.result_ttl,
+        )
+        return cls(settings, store, blobs, fetcher, service)
+
+    def make_worker(self, engine: Engine, evaluator: Evaluator | None = None) -> Worker:
+        worker = Worker(
+            self.store,
+            self.blobs,
+            engine,
+            evaluator=evaluator,
+            on_terminal=self.service.drop_inputs,
+            lease_seconds=self.settings.lease_seconds,
+            poll_interval=self.settings.poll_interval,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def start_workers(self, count: int, *, evaluator: Evaluator | None = None) -> None:
+        """Run ``count`` workers of every allowed engine in threads of this process."""
+        for name in self.settings.allowed_engines:
+            engine = load_engine(name, self.settings)
+            for _ in range(count):
+                worker = self.make_worker(engine, evaluator)
+                thread = threading.Thread(target=worker.run, name=worker.owner, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def start_sweeper(self) -> None:
+        stop = threading.Event()
+
+        def sweep() -> None:
+            while not stop.wait(self.settings.sweep_interval):
+                try:
+                    results, inputs = self.service.sweep(
+                        self.settings.result_ttl, self.settings.input_grace
+                    )
+                    if results or inputs:
+                        log.info("retention: deleted %d result(s), %d input(s)", results, inputs)
+                except Exception:
+                    log.exception("retention sweep failed")
+
+        self._sweeper_stop = stop
+        thread = threading.Thread(target=sweep, name="sweeper", daemon=True)
+        thread.start()
+
+    def stop_workers(self, timeout: float = 30.0) -> None:
+        for worker in self.workers:
+            worker.stop()
+        for thread in self._threads:
+            thread.join(timeout)
+        for worker in self.workers:  # still busy after the grace period: hand the task back
+            worker.stop(now=True)
+        for thread in self._threads:
+            thread.join(5)
+        if hasattr(self, "_sweeper_stop"):
+            self._sweeper_stop.set()
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.store.close()

@@ -1,0 +1,368 @@
+"""The use cases: submit, submit a batch, read, cancel, delete. No HTTP here, no torch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from twoshot.blobs import Blobs
+from twoshot.domain import ApiKey, Batch, JobSpec, Kind, Task, TaskStatus
+from twoshot.errors import InvalidInput, NotFound
+from twoshot.service.intake import Intake, Role
+from twoshot.service.requests import (
+    BatchRequest,
+    CoupleRequest,
+    ImageInput,
+    Options,
+    PersonRequest,
+    Resolved,
+    resolve_options,
+)
+from twoshot.store import Idempotency, Store
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(
+        self,
+        store: Store,
+        blobs: Blobs,
+        intake: Intake,
+        *,
+        default_engine: str,
+        engines: list[str],
+        max_attempts: int = 3,
+        max_prompt_chars: int = 2000,
+        max_batch_items: int = 100,
+        max_batch_references: int = 16,
+        result_ttl: float = 24 * 3600.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store = store
+        self.blobs = blobs
+        self.intake = intake
+        self._default_engine = default_engine
+        self._engines = engines
+        self._max_attempts = max_attempts
+        self._max_prompt = max_prompt_chars
+        self._max_items = max_batch_items
+        self._max_refs = max_batch_references
+        self._result_ttl = result_ttl
+        self._clock = clock
+
+    # -- submission ---------------------------------------------------------------------------
+
+    async def submit_couple(
+        self, key: ApiKey, req: CoupleRequest, *, engine: str | None = None, idempotency_key: str | None = None
+    ) -> dict:
+        engine = self._engine(engine)
+        opts = self._resolve(req.options, prompt_required=False)
+        images = [(req.male, Role.REFERENCE), (req.female, Role.REFERENCE)]
+        if req.pose is not None:
+            images.append((req.pose, Role.POSE))
+        idem = self._idempotency(key, idempotency_key, "couple", engine, images, req.options)
+        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
+            return json.loads(answer)
+        prepared = await self.intake.prepare(images)
+        spec = self._spec(
+            "couple",
+            opts,
+            male=prepared[req.male.field].key,
+            female=prepared[req.female.field].key,
+            pose=prepared[req.pose.field].key if req.pose else None,
+        )
+        task = self._new_task(key, "couple", engine, spec)
+        return self._commit([task], None, prepared.values(), idem)
+
+    async def submit_person(
+        self, key: ApiKey, req: PersonRequest, *, engine: str | None = None, idempotency_key: str | None = None
+    ) -> dict:
+        engine = self._engine(engine)
+        if not req.references:
+            raise InvalidInput(
+                "personImages[0] is required: upload 1 to 4 photos of the person",
+                code="missing_field",
+                field="personImages[0]",
+            )
+        opts = self._resolve(req.options, prompt_required=True)
+        images = [(r, Role.REFERENCE) for r in req.references]
+        if req.control is not None:
+            images.append((req.control, Role.CONTROL))
+        idem = self._idempotency(key, idempotency_key, "person", engine, images, req.options)
+        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
+            return json.loads(answer)
+        prepared = await self.intake.prepare(images)
+        spec = self._spec(
+            "person",
+            opts,
+            references=list(dict.fromkeys(prepared[r.field].key for r in req.references)),
+            control=prepared[req.control.field].key if req.control else None,
+        )
+        task = self._new_task(key, "person", engine, spec)
+        return self._commit([task], None, prepared.values(), idem)
+
+    async def submit_batch(
+        self, key: ApiKey, req: BatchRequest, *, engine: str | None = None, idempotency_key: str | None = None
+    ) -> dict:
+        engine = self._engine(engine)
+        self._check_batch_shape(req)
+        if req.kind == "couple":
+            resolved = [
+                self._resolve(it.options, prompt_required=False, prefix=f"items[{i}].")
+                for i, it in enumerate(req.couple_items)
+            ]
+        else:
+            resolved = [
+                self._resolve(it.options, prompt_required=True, prefix=f"promptData[{i}].")
+                for i, it in enumerate(req.person_items)
+            ]
+        images = self._batch_images(req)
+        idem = self._idempotency(key, idempotency_key, f"batch-{req.kind}", engine, images, req)
+        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
+            return json.loads(answer)
+        prepared = await self.intake.prepare(images)
+        batch = Batch(id="batch-" + uuid.uuid4().hex, api_key_id=key.id, kind=req.kind, created_at=self._now())
+        tasks = []
+        for i, opts in enumerate(resolved):
+            if req.kind == "couple":
+                item = req.couple_items[i]
+                pose_field = f"items[{i}].poseImage"
+                spec = self._spec(
+                    "couple",
+                    opts,
+                    male=prepared[f"maleImages[{item.male_index}]"].key,
+                    female=prepared[f"femaleImages[{item.female_index}]"].key,
+                    pose=prepared[pose_field].key if item.pose else None,
+                )
+            else:
+                person = req.person_items[i]
+                control_field = f"promptData[{i}].controlImage"
+                spec = self._spec(
+                    "person",
+                    opts,
+                    references=list(
+                        dict.fromkeys(prepared[f"personImages[{j}]"].key for j in range(len(req.references)))
+                    ),
+                    control=prepared[control_field].key if person.control else None,
+                )
+            tasks.append(self._new_task(key, req.kind, engine, spec, batch=batch, index=i))
+        return self._commit(tasks, batch, prepared.values(), idem)
+
+    def _check_batch_shape(self, req: BatchRequest) -> None:
+        items_field = "items" if req.kind == "couple" else "promptData"
+        if req.size == 0:
+            raise InvalidInput(f"{items_field} is empty: send at least one item", code="missing_field", field=items_field)
+        if req.size > self._max_items:
+            raise InvalidInput(
+                f"{items_field} has {req.size} items; send at most {self._max_items} per batch",
+                code="too_many_items",
+                field=items_field,
+            )
+        lists = (
+            {"maleImages": req.males, "femaleImages": req.females}
+            if req.kind == "couple"
+            else {"personImages": req.references}
+        )
+        for name, urls in lists.items():
+            if not urls:
+                raise InvalidInput(f"{name} is empty: send at least one image URL", code="missing_field", field=name)
+            limit = self._max_refs if req.kind == "couple" else 4
+            if len(urls) > limit:
+                raise InvalidInput(
+                    f"{name} has {len(urls)} images; send at most {limit}",
+                    code="too_many_items",
+                    field=name,
+                )
+        for i, item in enumerate(req.couple_items):
+            for name, index, urls in (
+                ("maleIndex", item.male_index, req.males),
+                ("femaleIndex", item.female_index, req.females),
+            ):
+                if not 0 <= index < len(urls):
+                    list_name = name.replace("Index", "Images")
+                    raise InvalidInput(
+                        f"items[{i}].{name} is {index}, but {list_name} has {len(urls)} "
+                        f"image(s): use an index from 0 to {len(urls) - 1}",
+                        code="invalid_index",
+                        field=f"items[{i}].{name}",
+                    )
+
+    @staticmethod
+    def _batch_images(req: BatchRequest) -> list[tuple[ImageInput, Role]]:
+        images: list[tuple[ImageInput, Role]] = []
+        if req.kind == "couple":
+            used_m = {it.male_index for it in req.couple_items}
+            used_f = {it.female_index for it in req.couple_items}
+            images += [(ImageInput(f"maleImages[{i}]", url=u), Role.REFERENCE) for i, u in enumerate(req.males) if i in used_m]
+            images += [(ImageInput(f"femaleImages[{i}]", url=u), Role.REFERENCE) for i, u in enumerate(req.females) if i in used_f]
+            images += [
+                (ImageInput(f"items[{i}].poseImage", url=it.pose), Role.POSE)
+                for i, it in enumerate(req.couple_items)
+                if it.pose
+            ]
+        else:
+            images += [(ImageInput(f"personImages[{i}]", url=u), Role.REFERENCE) for i, u in enumerate(req.references)]
+            images += [
+                (ImageInput(f"promptData[{i}].controlImage", url=it.control), Role.CONTROL)
+                for i, it in enumerate(req.person_items)
+                if it.control
+            ]
+        return images
+
+    def _commit(
+        self, tasks: list[Task], batch: Batch | None, prepared: object, idem: Idempotency | None
+    ) -> dict:
+        if batch is None:
+            answer: dict = {"task_id": tasks[0].id, "status": "queued"}
+        else:
+            answer = {"task_id": batch.id, "status": "queued", "task_ids": [t.id for t in tasks]}
+        earlier = self.store.submit(tasks, batch, json.dumps(answer), idem)
+        if earlier is not None:
+            return json.loads(earlier)
+        # An input deleted by a concurrent clean-up between our put and our commit is put back:
+        # after the commit, no clean-up can see it as unreferenced.
+        for p in {p.key: p for p in prepared}.values():  # type: ignore[attr-defined]
+            self.intake.store(p)
+        log.info("accepted %d task(s)%s", len(tasks), f" in batch {batch.id}" if batch else f" {tasks[0].id}")
+        return answer
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _engine(self, requested: str | None) -> str:
+        if requested in (None, ""):
+            return self._default_engine
+        if requested not in self._engines:
+            raise InvalidInput(
+                f"engine {requested!r} is not served here; use one of: {', '.join(self._engines)}",
+                field="engine",
+            )
+        return requested  # type: ignore[return-value]
+
+    def _resolve(self, options: Options, *, prompt_required: bool, prefix: str = "") -> Resolved:
+        return resolve_options(
+            options, prefix=prefix, prompt_required=prompt_required, max_prompt_chars=self._max_prompt
+        )
+
+    @staticmethod
+    def _spec(kind: Kind, opts: Resolved, **refs: object) -> JobSpec:
+        return JobSpec(
+            kind=kind,
+            prompt=opts.prompt,
+            seed=opts.seed,
+            width=opts.width,
+            height=opts.height,
+            layout=opts.layout,  # type: ignore[arg-type]
+            **refs,  # type: ignore[arg-type]
+        )
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _new_task(
+        self, key: ApiKey, kind: Kind, engine: str, spec: JobSpec, *, batch: Batch | None = None, index: int | None = None
+    ) -> Task:
+        now = self._now()
+        return Task(
+            id=uuid.uuid4().hex,
+            api_key_id=key.id,
+            kind=kind,
+            status=TaskStatus.QUEUED,
+            engine=engine,
+            spec=spec,
+            created_at=now,
+            updated_at=now,
+            batch_id=batch.id if batch else None,
+            batch_index=index,
+            max_attempts=self._max_attempts,
+        )
+
+    @staticmethod
+    def _idempotency(
+        key: ApiKey,
+        idempotency_key: str | None,
+        route: str,
+        engine: str,
+        images: list[tuple[ImageInput, Role]],
+        options: object,
+    ) -> Idempotency | None:
+        if not idempotency_key:
+            return None
+        if len(idempotency_key) > 255:
+            raise InvalidInput("Idempotency-Key is longer than 255 characters", field="Idempotency-Key")
+        h = hashlib.sha256(f"{route}\n{engine}\n{options!r}\n".encode())
+        for item, role in images:
+            h.update(f"{item.field}:{role.value}:".encode())
+            h.update(hashlib.sha256(item.data).digest() if item.data is not None else (item.url or "").encode())
+        return Idempotency(key.id, idempotency_key, h.hexdigest())
+
+    # -- reading and user actions -----------------------------------------------------------------
+
+    def lookup(self, task_or_batch_id: str, key: ApiKey) -> Task | Batch:
+        found = self._find(task_or_batch_id, key)
+        if found is None:
+            raise NotFound(f"no task or batch {task_or_batch_id!r} for this API key")
+        return found
+
+    def _find(self, ident: str, key: ApiKey) -> Task | Batch | None:
+        if len(ident) > 64:
+            return None
+        if ident.startswith("batch-"):
+            return self.store.get_batch(ident, key.id)
+        return self.store.get_task(ident, key.id)
+
+    def cancel(self, ident: str, key: ApiKey) -> Task | Batch:
+        target = self.lookup(ident, key)
+        ids = [t.id for t in target.tasks] if isinstance(target, Batch) else [target.id]
+        for task_id in ids:
+            self.store.cancel(task_id, key.id)
+        return self.lookup(ident, key)
+
+    def delete(self, ident: str, key: ApiKey) -> int:
+        """Delete the task(s), their result files and their inputs no other task needs."""
+        target = self.lookup(ident, key)
+        ids = [t.id for t in target.tasks] if isinstance(target, Batch) else [target.id]
+        inputs: set[str] = set()
+        for task_id in ids:
+            task = self.store.delete(task_id, key.id)
+            if task is None:
+                continue
+            if task.result_key:
+                self.blobs.delete_result(task.result_key)
+            inputs.update(task.spec.input_keys())
+        self.drop_inputs(sorted(inputs))
+        return len(ids)
+
+    def drop_inputs(self, keys: list[str]) -> None:
+        for k in self.store.unreferenced(keys):
+            self.blobs.delete_input(k)
+
+    def result(self, name: str) -> bytes:
+        task = self.store.task_by_result(name)
+        fresh = (
+            task is not None
+            and task.finished_at is not None
+            and task.finished_at.timestamp() + self._result_ttl > self._clock()
+        )
+        data = self.blobs.get_result(name) if fresh else None
+        if data is None:
+            raise NotFound("no such result: it never existed, was deleted, or has expired")
+        return data
+
+    def sweep(self, result_ttl: float, input_grace: float) -> tuple[int, int]:
+        """Delete expired results and orphaned inputs. Returns (results, inputs) deleted."""
+        expired = self.store.expired_results(self._clock() - result_ttl)
+        for e in expired:
+            self.blobs.delete_result(e.result_key)
+            self.store.forget_result(e.task_id)
+        live = self.store.live_input_keys()
+        orphans = [k for k, age in self.blobs.input_ages() if k not in live and age > input_grace]
+        for k in orphans:
+            self.blobs.delete_input(k)
+        return len(expired), len(orphans)
+

@@ -1,0 +1,39 @@
+"""Persistence of tasks, batches and API keys, and the lease queue. See ``base.Store``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+from twoshot.store.base import Expired, Heartbeat, Idempotency, Store
+from twoshot.store.sql import SqlStore, make_engine
+
+__all__ = ["Expired", "Heartbeat", "Idempotency", "SqlStore", "Store", "migrate", "open_store"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema (alembic, in-process).
+
+    It runs in one write transaction (``BEGIN IMMEDIATE`` on SQLite), so two processes
+    starting at once do not both try to create the tables.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        conn = conn.execution_options(twoshot_write=True)
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+def open_store(url: str) -> SqlStore:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    migrate(engine)
+    return SqlStore(engine)

@@ -1,0 +1,87 @@
+"""The store's contract: what the service, the workers and the API need from persistence.
+
+One contract test suite (``tests/store``) runs against every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from twoshot.domain import ApiKey, Batch, ErrorInfo, Task, TaskStatus
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    api_key_id: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The answer to a heartbeat: whether the lease is still ours, and whether to stop."""
+
+    ours: bool
+    cancel_requested: bool
+
+
+@dataclass(frozen=True)
+class Expired:
+    task_id: str
+    result_key: str
+
+
+class Store(Protocol):
+    # api keys
+    def create_key(self, name: str) -> tuple[ApiKey, str]: ...
+    def list_keys(self) -> list[ApiKey]: ...
+    def revoke_key(self, id_or_prefix: str) -> ApiKey | None: ...
+    def authenticate(self, secret: str) -> ApiKey | None: ...
+
+    # submission: tasks (and their batch) in one transaction; an Idempotency-Key hit
+    # returns the stored answer instead and inserts nothing
+    def submit(
+        self,
+        tasks: Sequence[Task],
+        batch: Batch | None,
+        response: str,
+        idempotency: Idempotency | None = None,
+    ) -> str | None: ...
+    def idempotent_response(self, idempotency: Idempotency) -> str | None: ...
+
+    # reading
+    def get_task(self, task_id: str, api_key_id: str | None = None) -> Task | None: ...
+    def get_batch(self, batch_id: str, api_key_id: str | None = None) -> Batch | None: ...
+    def task_by_result(self, result_key: str) -> Task | None: ...
+    def count_by_status(self) -> dict[str, int]: ...
+
+    # the lease queue
+    def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None: ...
+    def heartbeat(
+        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
+    ) -> Heartbeat: ...
+    def finish(
+        self,
+        task_id: str,
+        owner: str,
+        status: TaskStatus,
+        *,
+        result_key: str | None = None,
+        quality: dict | None = None,
+        error: ErrorInfo | None = None,
+    ) -> bool: ...
+    def release(self, task_id: str, owner: str) -> bool: ...
+
+    # user actions
+    def cancel(self, task_id: str, api_key_id: str) -> Task | None: ...
+    def delete(self, task_id: str, api_key_id: str) -> Task | None: ...
+
+    # retention
+    def unreferenced(self, blob_keys: Sequence[str]) -> list[str]: ...
+    def live_input_keys(self) -> set[str]: ...
+    def expired_results(self, older_than: float, limit: int = 500) -> list[Expired]: ...
+    def forget_result(self, task_id: str) -> None: ...
+
+    def close(self) -> None: ...

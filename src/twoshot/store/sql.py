@@ -1,0 +1,519 @@
+"""The store on SQLAlchemy Core: SQLite (WAL, the embedded default) and PostgreSQL, one code path.
+
+Claims take the oldest runnable row under ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+on SQLite every write transaction is ``BEGIN IMMEDIATE``, which serialises writers, so the
+same select-then-update is atomic there too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from twoshot.domain import TERMINAL, ApiKey, Batch, ErrorInfo, JobSpec, Task, TaskStatus
+from twoshot.errors import Conflict
+from twoshot.store.base import Expired, Heartbeat, Idempotency
+from twoshot.store.schema import api_keys, batches, idempotency, task_inputs, tasks
+
+KEY_PREFIX = "ts_"
+ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # we emit BEGIN ourselves (below); pysqlite's implicit transactions get in the way
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("twoshot_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class SqlStore:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time):
+        self._engine = engine
+        self._clock = clock
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(twoshot_write=True)
+            with conn.begin():
+                yield conn
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- api keys ---------------------------------------------------------------------------
+
+    def create_key(self, name: str) -> tuple[ApiKey, str]:
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            id=uuid.uuid4().hex[:16],
+            name=name,
+            prefix=secret[:10],
+            created_at=_dt(self._clock()),  # type: ignore[arg-type]
+        )
+        with self._write() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key.id,
+                    name=name,
+                    prefix=key.prefix,
+                    key_hash=hash_secret(secret),
+                    created_at=_ts(key.created_at),
+                )
+            )
+        return key, secret
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._read() as conn:
+            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [self._key(r) for r in rows]
+
+    def revoke_key(self, id_or_prefix: str) -> ApiKey | None:
+        with self._write() as conn:
+            row = conn.execute(
+                select(api_keys).where(
+                    or_(api_keys.c.id == id_or_prefix, api_keys.c.prefix == id_or_prefix)
+                )
+            ).first()
+            if row is None:
+                return None
+            if row.revoked_at is None:
+                conn.execute(
+                    api_keys.update()
+                    .where(api_keys.c.id == row.id)
+                    .values(revoked_at=self._clock())
+                )
+            row = conn.execute(select(api_keys).where(api_keys.c.id == row.id)).first()
+        return self._key(row)
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        digest = hash_secret(secret)
+        with self._read() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at:
+            return None
+        return self._key(row)
+
+    @staticmethod
+    def _key(row: Any) -> ApiKey:
+        return ApiKey(
+            id=row.id,
+            name=row.name,
+            prefix=row.prefix,
+            created_at=_dt(row.created_at),  # type: ignore[arg-type]
+            revoked_at=_dt(row.revoked_at),
+        )
+
+    # -- submission -------------------------------------------------------------------------
+
+    def submit(
+        self,
+        tasks_: Sequence[Task],
+        batch: Batch | None,
+        response: str,
+        idempotency_: Idempotency | None = None,
+    ) -> str | None:
+        try:
+            with self._write() as conn:
+                if idempotency_ is not None:
+                    existing = self._idempotent(conn, idempotency_)
+                    if existing is not None:
+                        return existing
+                    conn.execute(
+                        idempotency.insert().values(
+                            api_key_id=idempotency_.api_key_id,
+                            key=idempotency_.key,
+                            fingerprint=idempotency_.fingerprint,
+                            response=response,
+                            created_at=self._clock(),
+                        )
+                    )
+                if batch is not None:
+                    conn.execute(
+                        batches.insert().values(
+                            id=batch.id,
+                            api_key_id=batch.api_key_id,
+                            kind=batch.kind,
+                            created_at=_ts(batch.created_at),
+                        )
+                    )
+                conn.execute(tasks.insert(), [self._task_row(t) for t in tasks_])
+                links = [
+                    {"task_id": t.id, "blob_key": k} for t in tasks_ for k in t.spec.input_keys()
+                ]
+                if links:
+                    conn.execute(task_inputs.insert(), links)
+        except IntegrityError:
+            # a concurrent request with the same Idempotency-Key won the race
+            if idempotency_ is None:
+                raise
+            return self.idempotent_response(idempotency_)
+        return None
+
+    def idempotent_response(self, idempotency_: Idempotency) -> str | None:
+        with self._read() as conn:
+            return self._idempotent(conn, idempotency_)
+
+    @staticmethod
+    def _idempotent(conn: Connection, key: Idempotency) -> str | None:
+        row = conn.execute(
+            select(idempotency).where(
+                idempotency.c.api_key_id == key.api_key_id, idempotency.c.key == key.key
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.fingerprint != key.fingerprint:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different request; "
+                "send a new key for a new request",
+                code="idempotency_key_reused",
+                field="Idempotency-Key",
+            )
+        return str(row.response)
+
+    @staticmethod
+    def _task_row(t: Task) -> dict[str, Any]:
+        return {
+            "id": t.id,
+            "api_key_id": t.api_key_id,
+            "batch_id": t.batch_id,
+            "batch_index": t.batch_index,
+            "kind": t.kind,
+            "engine": t.engine,
+            "status": t.status.value,
+            "spec": t.spec.model_dump_json(),
+            "progress": t.progress,
+            "attempts": t.attempts,
+            "max_attempts": t.max_attempts,
+            "cancel_requested": False,
+            "created_at": _ts(t.created_at),
+            "updated_at": _ts(t.updated_at),
+        }
+
+    @staticmethod
+    def _task(row: Any) -> Task:
+        error = ErrorInfo(row.error_code, row.error_message or "") if row.error_code else None
+        return Task(
+            id=row.id,
+            api_key_id=row.api_key_id,
+            batch_id=row.batch_id,
+            batch_index=row.batch_index,
+            kind=row.kind,
+            engine=row.engine,
+            status=TaskStatus(row.status),
+            spec=JobSpec.model_validate_json(row.spec),
+            progress=row.progress,
+            error=error,
+            result_key=row.result_key,
+            quality=json.loads(row.quality) if row.quality else None,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            lease_owner=row.lease_owner,
+            lease_expires_at=_dt(row.lease_expires_at),
+            cancel_requested=bool(row.cancel_requested),
+            created_at=_dt(row.created_at),  # type: ignore[arg-type]
+            updated_at=_dt(row.updated_at),  # type: ignore[arg-type]
+            finished_at=_dt(row.finished_at),
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_task(self, task_id: str, api_key_id: str | None = None) -> Task | None:
+        query = select(tasks).where(tasks.c.id == task_id)
+        if api_key_id is not None:
+            query = query.where(tasks.c.api_key_id == api_key_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._task(row)
+
+    def get_batch(self, batch_id: str, api_key_id: str | None = None) -> Batch | None:
+        query = select(batches).where(batches.c.id == batch_id)
+        if api_key_id is not None:
+            query = query.where(batches.c.api_key_id == api_key_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            items = conn.execute(
+                select(tasks).where(tasks.c.batch_id == batch_id).order_by(tasks.c.batch_index)
+            ).all()
+        return Batch(
+            id=row.id,
+            api_key_id=row.api_key_id,
+            kind=row.kind,
+            created_at=_dt(row.created_at),  # type: ignore[arg-type]
+            tasks=[self._task(r) for r in items],
+        )
+
+    def task_by_result(self, result_key: str) -> Task | None:
+        with self._read() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.result_key == result_key)).first()
+        return None if row is None else self._task(row)
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(tasks.c.status, func.count()).group_by(tasks.c.status)
+            ).all()
+        counts = {s.value: 0 for s in TaskStatus}
+        counts.update({status: n for status, n in rows})
+        return counts
+
+    # -- the lease queue ----------------------------------------------------------------------
+
+    def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None:
+        now = self._clock()
+        expired = and_(
+            tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_expires_at < now
+        )
+        with self._write() as conn:
+            self._settle_lost(conn, now)
+            row = conn.execute(
+                select(tasks.c.id)
+                .where(
+                    tasks.c.engine.in_(list(engines)),
+                    or_(tasks.c.status == TaskStatus.QUEUED.value, expired),
+                )
+                .order_by(tasks.c.created_at, tasks.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            claimed = conn.execute(
+                tasks.update()
+                .where(tasks.c.id == row.id)
+                .values(
+                    status=TaskStatus.PROCESSING.value,
+                    lease_owner=owner,
+                    lease_expires_at=now + lease_seconds,
+                    attempts=tasks.c.attempts + 1,
+                    progress=0.0,
+                    updated_at=now,
+                )
+                .returning(*tasks.c)
+            ).first()
+        return self._task(claimed)
+
+    def _settle_lost(self, conn: Connection, now: float) -> None:
+        """Expired leases that may not run again: out of attempts, or canceled meanwhile."""
+        expired = and_(
+            tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_expires_at < now
+        )
+        done = {"lease_owner": None, "lease_expires_at": None, "updated_at": now, "finished_at": now}
+        conn.execute(
+            tasks.update()
+            .where(expired, tasks.c.cancel_requested.is_(True))
+            .values(status=TaskStatus.CANCELED.value, **done)
+        )
+        conn.execute(
+            tasks.update()
+            .where(expired, tasks.c.attempts >= tasks.c.max_attempts)
+            .values(
+                status=TaskStatus.FAILED.value,
+                error_code="worker_lost",
+                error_message="the worker running this task stopped answering "
+                "on every attempt; submit it again",
+                **done,
+            )
+        )
+
+    def heartbeat(
+        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
+    ) -> Heartbeat:
+        now = self._clock()
+        values: dict[str, Any] = {"lease_expires_at": now + lease_seconds, "updated_at": now}
+        if progress is not None:
+            values["progress"] = max(0.0, min(1.0, progress))
+        with self._write() as conn:
+            row = conn.execute(
+                tasks.update()
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.lease_owner == owner,
+                    tasks.c.status == TaskStatus.PROCESSING.value,
+                )
+                .values(**values)
+                .returning(tasks.c.cancel_requested)
+            ).first()
+        if row is None:
+            return Heartbeat(ours=False, cancel_requested=False)
+        return Heartbeat(ours=True, cancel_requested=bool(row.cancel_requested))
+
+    def finish(
+        self,
+        task_id: str,
+        owner: str,
+        status: TaskStatus,
+        *,
+        result_key: str | None = None,
+        quality: dict | None = None,
+        error: ErrorInfo | None = None,
+    ) -> bool:
+        if not status.is_terminal():
+            raise ValueError(f"finish needs a terminal status, not {status.value}")
+        now = self._clock()
+        with self._write() as conn:
+            done = conn.execute(
+                tasks.update()
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.lease_owner == owner,
+                    tasks.c.status == TaskStatus.PROCESSING.value,
+                )
+                .values(
+                    status=status.value,
+                    progress=1.0 if status is TaskStatus.COMPLETED else tasks.c.progress,
+                    result_key=result_key,
+                    quality=json.dumps(quality) if quality is not None else None,
+                    error_code=error.code if error else None,
+                    error_message=error.message if error else None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+        return done.rowcount == 1
+
+    def release(self, task_id: str, owner: str) -> bool:
+        now = self._clock()
+        with self._write() as conn:
+            done = conn.execute(
+                tasks.update()
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.lease_owner == owner,
+                    tasks.c.status == TaskStatus.PROCESSING.value,
+                )
+                .values(
+                    status=TaskStatus.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=tasks.c.attempts - 1,
+                    progress=0.0,
+                    updated_at=now,
+                )
+            )
+        return done.rowcount == 1
+
+    # -- user actions -------------------------------------------------------------------------
+
+    def cancel(self, task_id: str, api_key_id: str) -> Task | None:
+        now = self._clock()
+        mine = and_(tasks.c.id == task_id, tasks.c.api_key_id == api_key_id)
+        with self._write() as conn:
+            conn.execute(
+                tasks.update()
+                .where(mine, tasks.c.status == TaskStatus.QUEUED.value)
+                .values(status=TaskStatus.CANCELED.value, updated_at=now, finished_at=now)
+            )
+            conn.execute(
+                tasks.update()
+                .where(mine, tasks.c.status == TaskStatus.PROCESSING.value)
+                .values(cancel_requested=True, updated_at=now)
+            )
+            row = conn.execute(select(tasks).where(mine)).first()
+        return None if row is None else self._task(row)
+
+    def delete(self, task_id: str, api_key_id: str) -> Task | None:
+        mine = and_(tasks.c.id == task_id, tasks.c.api_key_id == api_key_id)
+        with self._write() as conn:
+            row = conn.execute(select(tasks).where(mine)).first()
+            if row is None:
+                return None
+            conn.execute(delete(task_inputs).where(task_inputs.c.task_id == task_id))
+            conn.execute(delete(tasks).where(mine))
+        return self._task(row)
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def unreferenced(self, blob_keys: Sequence[str]) -> list[str]:
+        if not blob_keys:
+            return []
+        with self._read() as conn:
+            live = {
+                r.blob_key
+                for r in conn.execute(
+                    select(task_inputs.c.blob_key)
+                    .join(tasks, tasks.c.id == task_inputs.c.task_id)
+                    .where(task_inputs.c.blob_key.in_(list(blob_keys)), tasks.c.status.in_(ACTIVE))
+                )
+            }
+        return [k for k in blob_keys if k not in live]
+
+    def live_input_keys(self) -> set[str]:
+        with self._read() as conn:
+            return {
+                r.blob_key
+                for r in conn.execute(
+                    select(task_inputs.c.blob_key)
+                    .join(tasks, tasks.c.id == task_inputs.c.task_id)
+                    .where(tasks.c.status.in_(ACTIVE))
+                    .distinct()
+                )
+            }
+
+    def expired_results(self, older_than: float, limit: int = 500) -> list[Expired]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(tasks.c.id, tasks.c.result_key)
+                .where(tasks.c.result_key.is_not(None), tasks.c.finished_at < older_than)
+                .limit(limit)
+            ).all()
+        return [Expired(r.id, r.result_key) for r in rows]
+
+    def forget_result(self, task_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(tasks.update().where(tasks.c.id == task_id).values(result_key=None))
+
+
+assert set(TERMINAL).isdisjoint(ACTIVE)

@@ -1,0 +1,228 @@
+"""The claim → run → finish loop, with a heartbeat thread, cancellation and graceful stop.
+
+A task is completed at most once: ``Store.finish`` only succeeds while the lease is ours, so
+a worker whose lease expired (and whose task another worker took) throws its result away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from PIL import Image
+
+from twoshot.blobs import Blobs, new_result_name
+from twoshot.domain import ErrorInfo, Task, TaskStatus
+from twoshot.engines import Engine, Job, Outcome
+from twoshot.errors import Canceled, InvalidImage, JobFailed, LeaseLost, TwoshotError
+from twoshot.images import Limits, decode, encode_jpeg
+from twoshot.store import Store
+
+log = logging.getLogger(__name__)
+
+Evaluator = Callable[[Job, Image.Image], dict[str, Any]]
+
+
+class WorkerState(str, Enum):
+    NEW = "new"
+    IDLE = "idle"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Interrupted(Exception):
+    """The worker was told to stop now: the task goes back to the queue."""
+
+
+class _Lease:
+    """Keeps one task's lease alive from a side thread and relays progress and cancel."""
+
+    def __init__(self, store: Store, task: Task, owner: str, seconds: float):
+        self._store, self._task, self._owner, self._seconds = store, task, owner, seconds
+        self.progress: float | None = None
+        self.canceled = False
+        self.lost = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{task.id[:8]}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        interval = max(0.05, self._seconds / 3)
+        while not self._done.wait(interval):
+            self.pulse()
+
+    def pulse(self) -> None:
+        try:
+            beat = self._store.heartbeat(self._task.id, self._owner, self.progress, self._seconds)
+        except Exception:
+            log.warning("heartbeat for task %s failed; retrying", self._task.id, exc_info=True)
+            return
+        self.lost = not beat.ours
+        self.canceled = beat.cancel_requested
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        blobs: Blobs,
+        engine: Engine,
+        *,
+        evaluator: Evaluator | None = None,
+        on_terminal: Callable[[list[str]], None] | None = None,
+        lease_seconds: float = 60.0,
+        poll_interval: float = 0.5,
+        owner: str | None = None,
+    ):
+        self._store = store
+        self._blobs = blobs
+        self._engine = engine
+        self._evaluate = evaluator
+        self._on_terminal = on_terminal
+        self._lease_seconds = lease_seconds
+        self._poll = poll_interval
+        self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        self.state = WorkerState.NEW
+        self._stop = threading.Event()
+        self._stop_now = threading.Event()
+        self.processed = 0
+
+    def _assert_state(self, *allowed: WorkerState) -> None:
+        if self.state not in allowed:
+            raise RuntimeError(f"worker is {self.state.value}, expected one of {allowed}")
+
+    def stop(self, *, now: bool = False) -> None:
+        """Stop after the current task; with ``now``, hand the current task back to the queue."""
+        self._stop.set()
+        if now:
+            self._stop_now.set()
+
+    def run(self, *, burst: bool = False) -> int:
+        """Work until stopped; with ``burst``, until the queue has nothing runnable. Returns count."""
+        self._assert_state(WorkerState.NEW)
+        self.state = WorkerState.IDLE
+        log.info("worker %s started (engine %s)", self.owner, self._engine.name)
+        try:
+            while not self._stop.is_set():
+                if self.run_once():
+                    continue
+                if burst:
+                    break
+                self._stop.wait(self._poll)
+        finally:
+            self.state = WorkerState.STOPPED
+            log.info("worker %s stopped after %d task(s)", self.owner, self.processed)
+        return self.processed
+
+    def run_once(self) -> bool:
+        """Claim and run one task. False when nothing was runnable."""
+        task = self._store.claim(self.owner, [self._engine.name], self._lease_seconds)
+        if task is None:
+            return False
+        self.state = WorkerState.RUNNING
+        try:
+            self._run(task)
+        finally:
+            self.processed += 1
+            self.state = WorkerState.STOPPING if self._stop.is_set() else WorkerState.IDLE
+        return True
+
+    def _run(self, task: Task) -> None:
+        lease = _Lease(self._store, task, self.owner, self._lease_seconds)
+        started = time.perf_counter()
+
+        def progress(fraction: float) -> None:
+            lease.progress = fraction
+            if self._stop_now.is_set():
+                raise Interrupted
+            if lease.canceled:
+                raise Canceled
+            if lease.lost:
+                raise LeaseLost
+
+        status, result, quality, error = TaskStatus.FAILED, None, None, None
+        try:
+            job = self._job(task)
+            outcome = self._generate(job, progress)
+            lease.pulse()  # learn of a cancel that came in while the engine ran
+            if lease.lost:
+                raise LeaseLost
+            if lease.canceled:
+                raise Canceled
+            if outcome.error is not None:
+                raise outcome.error
+            if outcome.image is None:
+                raise JobFailed("the engine returned no image")
+            quality = dict(outcome.notes)
+            if self._evaluate is not None:
+                quality.update(self._evaluate(job, outcome.image))
+            result = new_result_name()
+            self._blobs.put_result(result, encode_jpeg(outcome.image))
+            status = TaskStatus.COMPLETED
+        except Canceled:
+            status = TaskStatus.CANCELED
+        except LeaseLost:
+            log.warning("task %s: lease lost to another worker; dropping our run", task.id)
+            lease.stop()
+            return
+        except Interrupted:
+            lease.stop()
+            self._store.release(task.id, self.owner)
+            log.info("task %s handed back to the queue (worker stopping)", task.id)
+            return
+        except TwoshotError as exc:
+            error = ErrorInfo(exc.code, exc.message)
+        except Exception as exc:
+            log.exception("task %s: engine %s failed", task.id, self._engine.name)
+            error = ErrorInfo("engine_error", f"the {self._engine.name} engine failed: {type(exc).__name__}")
+        lease.stop()
+        finished = self._store.finish(
+            task.id, self.owner, status, result_key=result, quality=quality, error=error
+        )
+        if not finished:
+            log.warning("task %s was taken over or deleted meanwhile; result discarded", task.id)
+            if result:
+                self._blobs.delete_result(result)
+            return
+        log.info(
+            "task %s %s in %.2f s (attempt %d)%s",
+            task.id,
+            status.value,
+            time.perf_counter() - started,
+            task.attempts,
+            f": {error.code}" if error else "",
+        )
+        if self._on_terminal is not None:
+            self._on_terminal(task.spec.input_keys())
+
+    def _job(self, task: Task) -> Job:
+        images = {}
+        for key in task.spec.input_keys():
+            try:
+                data = self._blobs.get_input(key)
+            except FileNotFoundError:
+                raise JobFailed(
+                    "an input image of this task is gone (deleted meanwhile); submit it again",
+                    code="input_missing",
+                ) from None
+            try:
+                images[key] = decode(data, Limits(max_bytes=1 << 62, max_pixels=1 << 62)).image
+            except InvalidImage as exc:
+                raise JobFailed(f"a stored input could not be read: {exc.message}", code="input_missing") from None
+        return Job(task_id=task.id, spec=task.spec, images=images)
+
+    def _generate(self, job: Job, progress: Callable[[float], None]) -> Outcome:
+        outcomes = self._engine.generate([job], progress)
+        if len(outcomes) != 1:
+            raise JobFailed(f"the engine returned {len(outcomes)} outcomes for 1 job")
+        return outcomes[0]
