@@ -29,9 +29,9 @@ def default_checks() -> InputChecks:
 
 
 def default_evaluator() -> Evaluator:
-    from twoshot.vision.evaluate import evaluate_job
+    from twoshot.vision.evaluate import IdentityEvaluator
 
-    return evaluate_job
+    return IdentityEvaluator()
 
 
 @dataclass

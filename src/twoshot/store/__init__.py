@@ -11,7 +11,16 @@ from sqlalchemy import Engine
 from twoshot.store.base import Expired, Heartbeat, Idempotency, Store
 from twoshot.store.sql import SqlStore, make_engine
 
-__all__ = ["Expired", "Heartbeat", "Idempotency", "SqlStore", "Store", "migrate", "open_store"]
+__all__ = [
+    "Expired",
+    "Heartbeat",
+    "Idempotency",
+    "SqlStore",
+    "Store",
+    "make_engine",
+    "migrate",
+    "open_store",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

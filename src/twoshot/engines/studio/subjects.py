@@ -1,0 +1,92 @@
+"""What the studio engine needs to know about a reference photo, computed once per image."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from twoshot.errors import FaceRejected
+from twoshot.vision import Face, Models, add_landmarks, detect_faces, face_mesh, person_mask
+
+# mediapipe face-mesh indices of the face oval, in order around the face
+FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+
+
+@dataclass
+class Subject:
+    rgb: np.ndarray  # uint8 H×W×3
+    face: Face  # the main face, with 5 landmarks
+    mask: np.ndarray  # float32 person mask
+    oval: np.ndarray | None  # face outline (36 × 2) from the mesh, when found
+
+    @property
+    def eye_center(self) -> np.ndarray:
+        left, right = self.face.eyes()
+        return (left + right) / 2
+
+    @property
+    def eye_distance(self) -> float:
+        left, right = self.face.eyes()
+        return float(np.linalg.norm(right - left))
+
+    def quality(self) -> float:
+        """Largest, sharpest, most frontal face scores highest (for picking a reference)."""
+        x0, y0, x1, y1 = self.face.box
+        gray = cv2.cvtColor(self.rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        sharp = float(cv2.Laplacian(gray, cv2.CV_64F).var()) if gray.size else 0.0
+        left, right = self.face.eyes()
+        nose = self.face.landmarks[4]  # type: ignore[index]
+        frontal = 1.0 - min(1.0, abs(float(nose[0] - (left[0] + right[0]) / 2)) / max(1.0, self.eye_distance))
+        return float(np.sqrt(self.face.area)) * np.log1p(sharp) * frontal
+
+
+def main_face(rgb: np.ndarray, models: Models) -> Face | None:
+    faces = detect_faces(rgb, models)
+    if not faces:
+        return None
+    add_landmarks(rgb, faces[:1], models)
+    return faces[0]
+
+
+def mesh_oval(rgb: np.ndarray, face: Face, models: Models) -> np.ndarray | None:
+    """The mesh face outline of ``face`` (the mesh whose centre is nearest the face box)."""
+    meshes = face_mesh(rgb, models)
+    if not meshes:
+        return None
+    cx, cy = face.center
+    best = min(meshes, key=lambda m: float(np.hypot(*(m.mean(axis=0) - (cx, cy)))))
+    if not (face.box[0] <= best[:, 0].mean() <= face.box[2]):
+        return None
+    return best[FACE_OVAL]
+
+
+class Subjects:
+    """LRU of analysed references, by blob key."""
+
+    def __init__(self, models: Models, size: int = 64):
+        self._models = models
+        self._cache: OrderedDict[str, Subject] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str, image: Image.Image, role: str) -> Subject:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        face = main_face(rgb, self._models)
+        if face is None:
+            raise FaceRejected(f"no face found in the {role} reference", code="no_face_detected")
+        subject = Subject(rgb, face, person_mask(rgb, self._models), mesh_oval(rgb, face, self._models))
+        with self._lock:
+            self._cache[key] = subject
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return subject

@@ -1,0 +1,62 @@
+"""Face swap onto a pose photo: the reference face aligned on landmarks, colour-matched to
+the target skin, and Poisson-blended inside the face outline. Pixels outside the blended
+face region are the pose photo's own."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from twoshot.engines.studio.subjects import Subject
+from twoshot.vision import Face
+
+
+def _outline(subject: Subject) -> np.ndarray:
+    """The face outline in the subject photo: the mesh oval, or an ellipse from the box."""
+    if subject.oval is not None:
+        return subject.oval.astype(np.float32)
+    x0, y0, x1, y1 = subject.face.box
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2 * 1.1
+    t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1).astype(np.float32)
+
+
+def _match_colour(src: np.ndarray, dst: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Reinhard transfer in LAB, measured on the face region of both."""
+    s = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
+    d = cv2.cvtColor(dst, cv2.COLOR_RGB2LAB).astype(np.float32)
+    sm, ss = s[region].mean(axis=0), s[region].std(axis=0) + 1e-3
+    dm, ds = d[region].mean(axis=0), d[region].std(axis=0) + 1e-3
+    ratio = np.clip(ds / ss, 0.6, 1.6)
+    out = (s - sm) * ratio + dm
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def swap_face(target: np.ndarray, target_face: Face, subject: Subject) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the new image and the mask (uint8) of the pixels that may have changed."""
+    h, w = target.shape[:2]
+    m, _ = cv2.estimateAffinePartial2D(
+        subject.face.landmarks, target_face.landmarks, method=cv2.LMEDS  # type: ignore[arg-type]
+    )
+    if m is None:
+        raise ValueError("could not align the faces")
+    warped = cv2.warpAffine(subject.rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    outline = cv2.transform(_outline(subject)[None], m)[0]
+    center = outline.mean(axis=0)
+    outline = center + (outline - center) * np.array([0.92, 0.95], np.float32)  # stay inside the jaw and hairline
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(outline.astype(np.int32)), 255)
+    # keep a margin from the image border (seamlessClone needs it)
+    mask[:2], mask[-2:], mask[:, :2], mask[:, -2:] = 0, 0, 0, 0
+    if mask.sum() == 0:
+        return target, mask
+    region = mask > 0
+    warped = _match_colour(warped, target, region)
+    x, y, bw, bh = cv2.boundingRect(mask)
+    # seamlessClone writes into the mask it is given: hand it a copy
+    blended = cv2.seamlessClone(warped, target, mask.copy(), (x + bw // 2, y + bh // 2), cv2.NORMAL_CLONE)
+    # feather the clone into the photo so the seam has no line
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), max(1.0, bw / 40))
+    soft = np.where(region, soft, 0)[..., None]
+    out = blended.astype(np.float32) * soft + target.astype(np.float32) * (1 - soft)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), mask

@@ -1,0 +1,134 @@
+"""People in pose and control images: 33 body keypoints each, left to right, and an
+OpenPose-style skeleton rendering that engines can condition on.
+
+mediapipe's pose model sees one person per call, so each person is found first (by face,
+or by a pose pass over the whole image with the first person masked for a second pass)
+and the model runs on that person's crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from twoshot.vision.faces import Face, detect_faces
+from twoshot.vision.models import Models
+
+VISIBLE = 0.5
+
+# mediapipe landmark index of each of OpenPose's 18 body points (neck = mid-shoulders)
+_OPENPOSE = [0, -1, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7]
+_LIMBS = [(1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11),
+          (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
+_COLORS = [(255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0),
+           (0, 255, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255),
+           (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85)]
+
+
+@dataclass
+class Person:
+    box: tuple[int, int, int, int]
+    keypoints: np.ndarray | None  # 33 × 3: x, y (pixels), visibility
+    face: Face | None = None
+
+    @property
+    def center_x(self) -> float:
+        return (self.box[0] + self.box[2]) / 2
+
+    def openpose(self) -> np.ndarray | None:
+        """18 × 3 in OpenPose order (x, y, visibility)."""
+        if self.keypoints is None:
+            return None
+        k = self.keypoints
+        out = np.zeros((18, 3), np.float32)
+        for i, j in enumerate(_OPENPOSE):
+            out[i] = (k[11] + k[12]) / 2 if j < 0 else k[j]
+        return out
+
+
+def _pose(rgb: np.ndarray, models: Models) -> np.ndarray | None:
+    h, w = rgb.shape[:2]
+    result = models.pose(lambda m: m.process(rgb))
+    if result.pose_landmarks is None:
+        return None
+    return np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
+
+
+def _box_of(points: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
+    seen = points[points[:, 2] > VISIBLE]
+    if len(seen) == 0:
+        seen = points
+    x0, y0 = seen[:, 0].min(), seen[:, 1].min()
+    x1, y1 = seen[:, 0].max(), seen[:, 1].max()
+    pad = 0.08 * max(x1 - x0, y1 - y0)
+    return (max(0, int(x0 - pad)), max(0, int(y0 - pad)), min(w, int(x1 + pad)), min(h, int(y1 + pad)))
+
+
+def find_people(image: object, max_people: int = 2, models: Models | None = None) -> list[Person]:
+    """Up to ``max_people`` people, left to right."""
+    models = models or Models.shared()
+    rgb = np.ascontiguousarray(np.asarray(image))
+    h, w = rgb.shape[:2]
+    faces = detect_faces(rgb, models)
+    if faces:
+        # people in the background are not subjects: keep faces near the largest's size
+        faces = [f for f in faces if f.area >= faces[0].area / 6][:max_people]
+        people = []
+        for face in faces:
+            fw, fh = face.width, face.height
+            cx = face.center[0]
+            x0, x1 = max(0, int(cx - 2.6 * fw)), min(w, int(cx + 2.6 * fw))
+            y0, y1 = max(0, int(face.box[1] - 0.8 * fh)), min(h, int(face.box[1] + 8 * fh))
+            points = _pose(np.ascontiguousarray(rgb[y0:y1, x0:x1]), models)
+            if points is not None:
+                points[:, 0] += x0
+                points[:, 1] += y0
+                box = _box_of(points, w, h)
+                box = (min(box[0], face.box[0]), min(box[1], face.box[1]),
+                       max(box[2], face.box[2]), max(box[3], face.box[3]))
+            else:
+                box = (x0, face.box[1], x1, y1)
+            people.append(Person(box, points, face))
+    else:
+        people = []
+        work = rgb.copy()
+        for _ in range(max_people):
+            points = _pose(work, models)
+            if points is None or float(np.mean(points[:, 2] > VISIBLE)) < 0.3:
+                break
+            box = _box_of(points, w, h)
+            people.append(Person(box, points))
+            work[box[1] : box[3], box[0] : box[2]] = 127
+    people.sort(key=lambda p: p.center_x)
+    return people
+
+
+def render_skeleton(people: list[Person], size: tuple[int, int], source_size: tuple[int, int] | None = None) -> Image.Image:
+    """OpenPose-style skeletons on black, as ControlNet-style pose conditions expect."""
+    w, h = size
+    sx = w / source_size[0] if source_size else 1.0
+    sy = h / source_size[1] if source_size else 1.0
+    canvas = np.zeros((h, w, 3), np.uint8)
+    stick = max(2, round(min(w, h) / 200))
+    for person in people:
+        pts = person.openpose()
+        if pts is None:
+            continue
+        pts = pts * np.array([sx, sy, 1], np.float32)
+        for (a, b), color in zip(_LIMBS, _COLORS, strict=False):
+            if pts[a, 2] < VISIBLE or pts[b, 2] < VISIBLE:
+                continue
+            layer = canvas.copy()
+            (xa, ya), (xb, yb) = pts[a, :2], pts[b, :2]
+            length = float(np.hypot(xa - xb, ya - yb))
+            angle = float(np.degrees(np.arctan2(ya - yb, xa - xb)))
+            poly = cv2.ellipse2Poly((int((xa + xb) / 2), int((ya + yb) / 2)), (int(length / 2), stick), int(angle), 0, 360, 1)
+            cv2.fillConvexPoly(layer, poly, [int(c * 0.6) for c in color])
+            canvas = cv2.addWeighted(canvas, 0.4, layer, 0.6, 0)
+        for i, color in enumerate(_COLORS):
+            if pts[i, 2] >= VISIBLE:
+                cv2.circle(canvas, (int(pts[i, 0]), int(pts[i, 1])), stick + 2, color, thickness=-1)
+    return Image.fromarray(canvas)

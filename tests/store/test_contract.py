@@ -1,0 +1,222 @@
+"""The store contract: every backend runs these. The clock is injected, so leases expire
+without sleeping."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from twoshot.domain import Batch, ErrorInfo, JobSpec, Task, TaskStatus
+from twoshot.errors import Conflict
+from twoshot.store import Idempotency, SqlStore, make_engine, migrate
+from twoshot.store.schema import metadata
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+BACKENDS = ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(engine)
+    clock = Clock()
+    store = SqlStore(engine, clock=clock)
+    yield store, clock
+    store.close()
+
+
+@pytest.fixture
+def store(backend: tuple[SqlStore, Clock]) -> SqlStore:
+    return backend[0]
+
+
+@pytest.fixture
+def clock(backend: tuple[SqlStore, Clock]) -> Clock:
+    return backend[1]
+
+
+def task(key_id: str, n: int = 0, *, engine: str = "e", inputs: tuple[str, ...] = ("a" * 64,), batch: str | None = None) -> Task:
+    at = datetime.fromtimestamp(1_000_000 + n, UTC)
+    spec = JobSpec(kind="person", prompt="p", references=list(inputs))
+    return Task(id=f"t{n:04d}", api_key_id=key_id, kind="person", status=TaskStatus.QUEUED, engine=engine,
+                spec=spec, created_at=at, updated_at=at, max_attempts=2, batch_id=batch, batch_index=n if batch else None)
+
+
+@pytest.fixture
+def key_id(store: SqlStore) -> str:
+    return store.create_key("k")[0].id
+
+
+def test_migrations_create_exactly_the_declared_schema(store: SqlStore) -> None:
+    inspector = inspect(store._engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        assert {i.name for i in table.indexes} <= indexes, table.name
+
+
+def test_keys(store: SqlStore) -> None:
+    key, secret = store.create_key("app")
+    assert len(secret) >= 40 and secret not in key.prefix + key.id
+    assert store.authenticate(secret) == key
+    assert store.authenticate(secret + "x") is None
+    assert store.revoke_key(key.prefix) is not None
+    assert store.authenticate(secret) is None
+    assert store.list_keys()[0].revoked_at is not None
+    assert store.revoke_key("nope") is None
+
+
+def test_claim_is_oldest_first_and_by_engine(store: SqlStore, key_id: str) -> None:
+    store.submit([task(key_id, 2), task(key_id, 1), task(key_id, 3, engine="other")], None, "{}")
+    first = store.claim("w1", ["e"], 30)
+    second = store.claim("w2", ["e"], 30)
+    assert (first.id, second.id) == ("t0001", "t0002")  # type: ignore[union-attr]
+    assert first.status is TaskStatus.PROCESSING and first.attempts == 1  # type: ignore[union-attr]
+    assert store.claim("w3", ["e"], 30) is None
+    assert store.claim("w3", ["other"], 30).id == "t0003"  # type: ignore[union-attr]
+
+
+def test_concurrent_claims_never_share_a_task(store: SqlStore, key_id: str) -> None:
+    store.submit([task(key_id, n) for n in range(40)], None, "{}")
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(name: str) -> None:
+        while (t := store.claim(name, ["e"], 30)) is not None:
+            with lock:
+                got.append(t.id)
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [f"t{n:04d}" for n in range(40)]
+
+
+def test_heartbeat_progress_and_finish_need_the_lease(store: SqlStore, key_id: str, clock: Clock) -> None:
+    store.submit([task(key_id)], None, "{}")
+    t = store.claim("w1", ["e"], 30)
+    assert t is not None
+    beat = store.heartbeat(t.id, "w1", 0.4, 30)
+    assert beat.ours and not beat.cancel_requested
+    assert store.get_task(t.id).progress == 0.4  # type: ignore[union-attr]
+    assert not store.heartbeat(t.id, "intruder", 0.9, 30).ours
+    assert not store.finish(t.id, "intruder", TaskStatus.COMPLETED, result_key="r")
+    assert store.finish(t.id, "w1", TaskStatus.COMPLETED, result_key="r", quality={"faces": 1})
+    done = store.get_task(t.id)
+    assert done.status is TaskStatus.COMPLETED and done.quality == {"faces": 1} and done.progress == 1.0  # type: ignore[union-attr]
+    assert not store.finish(t.id, "w1", TaskStatus.FAILED)  # terminal is final
+    with pytest.raises(ValueError):
+        store.finish(t.id, "w1", TaskStatus.QUEUED)
+
+
+def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(store: SqlStore, key_id: str, clock: Clock) -> None:
+    store.submit([task(key_id)], None, "{}")
+    store.claim("w1", ["e"], 30)
+    clock.now += 10
+    assert store.claim("w2", ["e"], 30) is None  # lease still valid
+    clock.now += 25
+    again = store.claim("w2", ["e"], 30)
+    assert again is not None and again.attempts == 2 and again.lease_owner == "w2"
+    assert not store.finish(again.id, "w1", TaskStatus.COMPLETED, result_key="r1")
+    assert store.finish(again.id, "w2", TaskStatus.COMPLETED, result_key="r2")
+    assert store.get_task(again.id).result_key == "r2"  # type: ignore[union-attr]
+
+
+def test_out_of_attempts_fails_with_worker_lost(store: SqlStore, key_id: str, clock: Clock) -> None:
+    store.submit([task(key_id)], None, "{}")  # max_attempts=2
+    store.claim("w1", ["e"], 30)
+    clock.now += 31
+    store.claim("w2", ["e"], 30)
+    clock.now += 31
+    assert store.claim("w3", ["e"], 30) is None
+    lost = store.get_task("t0000")
+    assert lost.status is TaskStatus.FAILED and lost.error.code == "worker_lost"  # type: ignore[union-attr]
+
+
+def test_release_returns_the_task_without_spending_an_attempt(store: SqlStore, key_id: str) -> None:
+    store.submit([task(key_id)], None, "{}")
+    store.claim("w1", ["e"], 30)
+    assert store.release("t0000", "w1")
+    t = store.get_task("t0000")
+    assert t.status is TaskStatus.QUEUED and t.attempts == 0  # type: ignore[union-attr]
+
+
+def test_cancel(store: SqlStore, key_id: str, clock: Clock) -> None:
+    store.submit([task(key_id, 0), task(key_id, 1)], None, "{}")
+    running = store.claim("w1", ["e"], 30)
+    assert store.cancel("t0001", key_id).status is TaskStatus.CANCELED  # type: ignore[union-attr]
+    flagged = store.cancel(running.id, key_id)  # type: ignore[union-attr]
+    assert flagged.status is TaskStatus.PROCESSING and flagged.cancel_requested  # type: ignore[union-attr]
+    assert store.heartbeat(running.id, "w1", None, 30).cancel_requested  # type: ignore[union-attr]
+    assert store.cancel("t0001", "someone-else") is None
+    clock.now += 100  # the worker died before it saw the cancel
+    assert store.claim("w2", ["e"], 30) is None
+    assert store.get_task(running.id).status is TaskStatus.CANCELED  # type: ignore[union-attr]
+
+
+def test_batches_and_isolation(store: SqlStore, key_id: str) -> None:
+    other = store.create_key("other")[0].id
+    at = datetime.fromtimestamp(1_000_000, UTC)
+    batch = Batch(id="batch-1", api_key_id=key_id, kind="person", created_at=at)
+    store.submit([task(key_id, 1, batch="batch-1"), task(key_id, 0, batch="batch-1")], batch, "{}")
+    got = store.get_batch("batch-1", key_id)
+    assert got is not None and [t.batch_index for t in got.tasks] == [0, 1]
+    assert got.status is TaskStatus.QUEUED
+    assert store.get_batch("batch-1", other) is None
+    assert store.get_task("t0001", other) is None
+
+
+def test_idempotency(store: SqlStore, key_id: str) -> None:
+    idem = Idempotency(key_id, "k1", "f1")
+    assert store.submit([task(key_id, 0)], None, '{"task_id": "t0000"}', idem) is None
+    assert store.submit([task(key_id, 1)], None, '{"task_id": "t0001"}', idem) == '{"task_id": "t0000"}'
+    assert store.get_task("t0001") is None
+    with pytest.raises(Conflict):
+        store.submit([task(key_id, 2)], None, "{}", Idempotency(key_id, "k1", "other"))
+
+
+def test_inputs_referenced_only_by_live_tasks(store: SqlStore, key_id: str) -> None:
+    shared, own = "a" * 64, "b" * 64
+    store.submit([task(key_id, 0, inputs=(shared, own)), task(key_id, 1, inputs=(shared,))], None, "{}")
+    t = store.claim("w", ["e"], 30)
+    store.finish(t.id, "w", TaskStatus.FAILED, error=ErrorInfo("x", "y"))  # type: ignore[union-attr]
+    assert store.unreferenced([shared, own]) == [own]
+    assert store.live_input_keys() == {shared}
+    store.delete("t0001", key_id)
+    assert store.unreferenced([shared, own]) == [shared, own]
+
+
+def test_expired_results(store: SqlStore, key_id: str, clock: Clock) -> None:
+    store.submit([task(key_id)], None, "{}")
+    t = store.claim("w", ["e"], 30)
+    store.finish(t.id, "w", TaskStatus.COMPLETED, result_key="res.jpg")  # type: ignore[union-attr]
+    assert store.expired_results(clock.now - 10) == []
+    clock.now += 100
+    [expired] = store.expired_results(clock.now - 10)
+    assert expired.result_key == "res.jpg"
+    assert store.task_by_result("res.jpg") is not None
+    store.forget_result(expired.task_id)
+    assert store.task_by_result("res.jpg") is None
+
+
+def test_count_by_status(store: SqlStore, key_id: str) -> None:
+    store.submit([task(key_id, n) for n in range(3)], None, "{}")
+    store.claim("w", ["e"], 30)
+    counts = store.count_by_status()
+    assert counts["queued"] == 2 and counts["processing"] == 1 and counts["completed"] == 0
