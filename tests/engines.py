@@ -38,7 +38,9 @@ class SideBySide:
 
     def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]:
         progress(0.5)
-        return [Outcome(image=_side_by_side(j), notes={"engine_note": "side by side"}) for j in jobs]
+        return [
+            Outcome(image=_side_by_side(j), notes={"engine_note": "side by side"}) for j in jobs
+        ]
 
 
 class Slow(SideBySide):
@@ -67,7 +69,10 @@ class Failing(SideBySide):
     name = "tests.engines:failing"
 
     def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]:
-        return [Outcome(error=JobFailed("the fixture engine refuses", code="fixture_refused")) for _ in jobs]
+        return [
+            Outcome(error=JobFailed("the fixture engine refuses", code="fixture_refused"))
+            for _ in jobs
+        ]
 
 
 class Crashing(SideBySide):

@@ -30,7 +30,12 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "twoshot", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "twoshot", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

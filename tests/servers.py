@@ -18,7 +18,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def _serve(handler: type[http.server.BaseHTTPRequestHandler] | functools.partial, host: str = "127.0.0.1") -> Iterator[str]:
+def _serve(
+    handler: type[http.server.BaseHTTPRequestHandler] | functools.partial, host: str = "127.0.0.1"
+) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer((host, 0), handler)  # type: ignore[arg-type]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

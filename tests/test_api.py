@@ -22,7 +22,9 @@ def post_couple(live: Live, **kw: object) -> httpx.Response:
 
 
 def status(live: Live, task_id: str, key: str | None = None) -> httpx.Response:
-    return httpx.get(f"{live.url}/api/task-status/{task_id}", headers={"X-Api-Key": key or live.key})
+    return httpx.get(
+        f"{live.url}/api/task-status/{task_id}", headers={"X-Api-Key": key or live.key}
+    )
 
 
 def assert_error(r: httpx.Response, status_code: int, code: str, field: str | None = None) -> dict:
@@ -70,14 +72,25 @@ def test_keys_do_not_see_each_other(live: Live) -> None:
     other = live.new_key()
     assert_error(status(live, task_id, other), 404, "not_found")
     assert_error(
-        httpx.post(f"{live.url}/api/task/{task_id}/cancel", headers={"X-Api-Key": other}), 404, "not_found"
+        httpx.post(f"{live.url}/api/task/{task_id}/cancel", headers={"X-Api-Key": other}),
+        404,
+        "not_found",
     )
-    assert_error(httpx.delete(f"{live.url}/api/task/{task_id}", headers={"X-Api-Key": other}), 404, "not_found")
+    assert_error(
+        httpx.delete(f"{live.url}/api/task/{task_id}", headers={"X-Api-Key": other}),
+        404,
+        "not_found",
+    )
     assert status(live, task_id).json()["status"] == "queued"
 
 
 def test_missing_and_invalid_fields(live: Live) -> None:
-    assert_error(post_couple(live, files={"femaleImage": ("f.jpg", photo("astronaut.jpg"))}), 400, "missing_field", "maleImage")
+    assert_error(
+        post_couple(live, files={"femaleImage": ("f.jpg", photo("astronaut.jpg"))}),
+        400,
+        "missing_field",
+        "maleImage",
+    )
     assert_error(post_couple(live, data={"width": "500"}), 400, "invalid_field", "width")
     assert_error(post_couple(live, data={"seed": "abc"}), 400, "invalid_field", "seed")
     assert_error(post_couple(live, data={"layout": "sideways"}), 400, "invalid_field", "layout")
@@ -133,7 +146,9 @@ def test_person_with_several_references(live: Live) -> None:
         "personImages[1]": ("b.jpg", photo("obama2.jpg"), "image/jpeg"),
         "personImages[2]": ("c.jpg", photo("obama.jpg"), "image/jpeg"),  # a duplicate: stored once
     }
-    r = httpx.post(f"{live.url}/api/person_image", headers=live.headers, files=files, data={"prompt": "studio"})
+    r = httpx.post(
+        f"{live.url}/api/person_image", headers=live.headers, files=files, data={"prompt": "studio"}
+    )
     assert r.status_code == 200, r.text
     task = live.runtime.store.get_task(r.json()["task_id"])
     assert task is not None and len(task.spec.references) == 2
@@ -186,7 +201,12 @@ def test_couple_batch(live: Live, image_server: str) -> None:
         "maleImages": [f"{image_server}/obama.jpg", f"{image_server}/obama2.jpg"],
         "items": [
             {"femaleIndex": 0, "maleIndex": 0, "prompt": "beach"},
-            {"femaleIndex": 0, "maleIndex": 1, "prompt": "park", "poseImage": f"{image_server}/obama3.jpg"},
+            {
+                "femaleIndex": 0,
+                "maleIndex": 1,
+                "prompt": "park",
+                "poseImage": f"{image_server}/obama3.jpg",
+            },
             {"femaleIndex": 0, "maleIndex": 0, "prompt": "snow", "seed": 3},
         ],
     }
@@ -208,35 +228,102 @@ def test_couple_batch(live: Live, image_server: str) -> None:
 
 def test_batch_errors(live: Live, image_server: str) -> None:
     url = f"{image_server}/obama.jpg"
-    post = lambda body: httpx.post(f"{live.url}/api/couple_image/batch", headers=live.headers, json=body)  # noqa: E731
+
+    def post(body):
+        return httpx.post(f"{live.url}/api/couple_image/batch", headers=live.headers, json=body)
+
     ok_item = {"femaleIndex": 0, "maleIndex": 0, "prompt": "x"}
-    assert_error(post({"femaleImages": [url], "maleImages": [url], "items": [ok_item, {**ok_item, "maleIndex": 2}]}),
-                 400, "invalid_index", "items[1].maleIndex")
-    assert_error(post({"femaleImages": [url], "maleImages": [url], "items": [{**ok_item, "femaleIndex": -1}]}),
-                 400, "invalid_index", "items[0].femaleIndex")
-    assert_error(post({"femaleImages": [url], "maleImages": [url], "items": [ok_item] * 101}),
-                 400, "too_many_items", "items")
-    assert_error(post({"femaleImages": [url] * 17, "maleImages": [url], "items": [ok_item]}),
-                 400, "too_many_items", "femaleImages")
-    assert_error(post({"femaleImages": [url], "items": [ok_item]}), 400, "missing_field", "maleImages")
-    assert_error(post({"femaleImages": [url], "maleImages": [url], "items": [{"femaleIndex": 0, "maleIndex": 0}]}),
-                 400, "missing_field", "items[0].prompt")
-    assert_error(post({"femaleImages": [url], "maleImages": [f"{image_server}/missing.jpg"], "items": [ok_item]}),
-                 400, "fetch_failed", "maleImages[0]")
-    assert_error(post({"femaleImages": [url], "maleImages": ["file:///etc/passwd"], "items": [ok_item]}),
-                 400, "url_not_allowed", "maleImages[0]")
-    r = httpx.post(f"{live.url}/api/couple_image/batch", headers={**live.headers, "Content-Type": "application/json"},
-                   content=b"{not json")
+    assert_error(
+        post(
+            {
+                "femaleImages": [url],
+                "maleImages": [url],
+                "items": [ok_item, {**ok_item, "maleIndex": 2}],
+            }
+        ),
+        400,
+        "invalid_index",
+        "items[1].maleIndex",
+    )
+    assert_error(
+        post(
+            {"femaleImages": [url], "maleImages": [url], "items": [{**ok_item, "femaleIndex": -1}]}
+        ),
+        400,
+        "invalid_index",
+        "items[0].femaleIndex",
+    )
+    assert_error(
+        post({"femaleImages": [url], "maleImages": [url], "items": [ok_item] * 101}),
+        400,
+        "too_many_items",
+        "items",
+    )
+    assert_error(
+        post({"femaleImages": [url] * 17, "maleImages": [url], "items": [ok_item]}),
+        400,
+        "too_many_items",
+        "femaleImages",
+    )
+    assert_error(
+        post({"femaleImages": [url], "items": [ok_item]}), 400, "missing_field", "maleImages"
+    )
+    assert_error(
+        post(
+            {
+                "femaleImages": [url],
+                "maleImages": [url],
+                "items": [{"femaleIndex": 0, "maleIndex": 0}],
+            }
+        ),
+        400,
+        "missing_field",
+        "items[0].prompt",
+    )
+    assert_error(
+        post(
+            {
+                "femaleImages": [url],
+                "maleImages": [f"{image_server}/missing.jpg"],
+                "items": [ok_item],
+            }
+        ),
+        400,
+        "fetch_failed",
+        "maleImages[0]",
+    )
+    assert_error(
+        post({"femaleImages": [url], "maleImages": ["file:///etc/passwd"], "items": [ok_item]}),
+        400,
+        "url_not_allowed",
+        "maleImages[0]",
+    )
+    r = httpx.post(
+        f"{live.url}/api/couple_image/batch",
+        headers={**live.headers, "Content-Type": "application/json"},
+        content=b"{not json",
+    )
     assert_error(r, 400, "invalid_field")
-    assert_error(httpx.post(f"{live.url}/api/person_image_batch", headers=live.headers,
-                            json={"personImages": [url], "promptData": []}), 400, "missing_field", "promptData")
+    assert_error(
+        httpx.post(
+            f"{live.url}/api/person_image_batch",
+            headers=live.headers,
+            json={"personImages": [url], "promptData": []},
+        ),
+        400,
+        "missing_field",
+        "promptData",
+    )
 
 
 def test_person_batch(live: Live, image_server: str) -> None:
     body = {
         "personImages": [f"{image_server}/obama.jpg", f"{image_server}/obama2.jpg"],
         "promptData": [
-            {"controlImage": f"{image_server}/obama3.jpg", "prompt": "studio portrait, soft lighting"},
+            {
+                "controlImage": f"{image_server}/obama3.jpg",
+                "prompt": "studio portrait, soft lighting",
+            },
             {"prompt": "outdoor portrait in a park"},
         ],
     }
@@ -249,10 +336,17 @@ def test_person_batch(live: Live, image_server: str) -> None:
 
 def test_openapi_and_docs(live: Live) -> None:
     spec = httpx.get(f"{live.url}/openapi.json").json()
-    for path in ("/api/couple_image", "/api/couple_image/batch", "/api/person_image",
-                 "/api/person_image_batch", "/api/task-status/{task_id}"):
+    for path in (
+        "/api/couple_image",
+        "/api/couple_image/batch",
+        "/api/person_image",
+        "/api/person_image_batch",
+        "/api/task-status/{task_id}",
+    ):
         assert path in spec["paths"]
-    form = spec["paths"]["/api/person_image"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    form = spec["paths"]["/api/person_image"]["post"]["requestBody"]["content"][
+        "multipart/form-data"
+    ]
     schema_ref = form["schema"]["$ref"].split("/")[-1]
     assert "personImages[0]" in spec["components"]["schemas"][schema_ref]["properties"]
     assert httpx.get(f"{live.url}/docs").status_code == 200
@@ -262,8 +356,8 @@ def test_openapi_and_docs(live: Live) -> None:
 
 @pytest.fixture
 def image_server(tmp_path_factory: pytest.TempPathFactory):
-    from tests.servers import serve_directory
     from tests.conftest import DATA
+    from tests.servers import serve_directory
 
     with serve_directory(DATA) as url:
         yield url

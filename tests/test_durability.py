@@ -30,7 +30,10 @@ def test_sigkill_loses_nothing_and_completes_nothing_twice(tmp_path: Path) -> No
     headers = {"X-Api-Key": key}
     log = tmp_path / "serve.log"
     server = Server(env, log, "--workers", "2")
-    files = {"maleImage": ("m.jpg", photo("obama.jpg")), "femaleImage": ("f.jpg", photo("astronaut.jpg"))}
+    files = {
+        "maleImage": ("m.jpg", photo("obama.jpg")),
+        "femaleImage": ("f.jpg", photo("astronaut.jpg")),
+    }
     ids = []
     for _ in range(10):
         r = httpx.post(f"{server.url}/api/couple_image", headers=headers, files=files)
@@ -40,7 +43,10 @@ def test_sigkill_loses_nothing_and_completes_nothing_twice(tmp_path: Path) -> No
     # kill while some tasks are done, some running, some queued
     deadline = time.time() + 60
     while time.time() < deadline:
-        states = [httpx.get(f"{server.url}/api/task-status/{t}", headers=headers).json()["status"] for t in ids]
+        states = [
+            httpx.get(f"{server.url}/api/task-status/{t}", headers=headers).json()["status"]
+            for t in ids
+        ]
         if "completed" in states and "processing" in states:
             break
         time.sleep(0.05)
@@ -51,7 +57,9 @@ def test_sigkill_loses_nothing_and_completes_nothing_twice(tmp_path: Path) -> No
     try:
         deadline = time.time() + 90
         while time.time() < deadline:
-            bodies = [httpx.get(f"{server.url}/api/task-status/{t}", headers=headers).json() for t in ids]
+            bodies = [
+                httpx.get(f"{server.url}/api/task-status/{t}", headers=headers).json() for t in ids
+            ]
             if all(b["status"] in ("completed", "failed", "canceled") for b in bodies):
                 break
             time.sleep(0.2)

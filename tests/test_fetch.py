@@ -32,7 +32,11 @@ def canary() -> Iterator[Canary]:
 
 
 def fetcher(resolver_map: dict[str, str] | None = None, **policy: object) -> Fetcher:
-    table = {"evil.test": "127.0.0.1", "metadata.test": "169.254.169.254", "public.test": PUBLIC_STAND_IN}
+    table = {
+        "evil.test": "127.0.0.1",
+        "metadata.test": "169.254.169.254",
+        "public.test": PUBLIC_STAND_IN,
+    }
     table.update(resolver_map or {})
 
     async def resolve(host: str, port: int) -> list[str]:
@@ -100,9 +104,9 @@ def test_redirect_from_a_public_host_to_loopback_is_refused(canary: Canary) -> N
 
 
 def test_redirect_to_a_name_resolving_to_loopback_is_refused(canary: Canary) -> None:
-    with redirector(f"http://evil.test:{canary.port}/x.jpg", host=PUBLIC_STAND_IN) as start:
-        with pytest.raises(UrlRefused):
-            run(fetcher().fetch(start + "/a.jpg", "f"))
+    target = f"http://evil.test:{canary.port}/x.jpg"
+    with redirector(target, host=PUBLIC_STAND_IN) as start, pytest.raises(UrlRefused):
+        run(fetcher().fetch(start + "/a.jpg", "f"))
     assert canary.hits == 0
 
 
@@ -119,15 +123,17 @@ def test_redirect_chains_are_capped() -> None:
 
 
 def test_public_fetch_follows_a_redirect_and_gets_the_bytes() -> None:
-    with serve_directory(DATA, host=PUBLIC_STAND_IN) as files, redirector(files + "/obama.jpg", host=PUBLIC_STAND_IN) as r:
+    with (
+        serve_directory(DATA, host=PUBLIC_STAND_IN) as files,
+        redirector(files + "/obama.jpg", host=PUBLIC_STAND_IN) as r,
+    ):
         data = run(fetcher().fetch(r + "/go", "f"))
     assert data == (DATA / "obama.jpg").read_bytes()
 
 
 def test_byte_cap_while_streaming() -> None:
-    with serve_directory(DATA, host=PUBLIC_STAND_IN) as files:
-        with pytest.raises(PayloadTooLarge):
-            run(fetcher(max_bytes=10_000).fetch(files + "/obama.jpg", "f"))
+    with serve_directory(DATA, host=PUBLIC_STAND_IN) as files, pytest.raises(PayloadTooLarge):
+        run(fetcher(max_bytes=10_000).fetch(files + "/obama.jpg", "f"))
 
 
 def test_http_errors_and_unknown_hosts_are_fetch_failed() -> None:
@@ -149,7 +155,11 @@ def test_data_urls() -> None:
     with pytest.raises(UrlRefused):
         run(f.fetch("data:image/jpeg;base64,***", "f"))
     with pytest.raises(PayloadTooLarge):
-        run(fetcher(max_bytes=100).fetch("data:image/jpeg;base64," + base64.b64encode(raw).decode(), "f"))
+        run(
+            fetcher(max_bytes=100).fetch(
+                "data:image/jpeg;base64," + base64.b64encode(raw).decode(), "f"
+            )
+        )
 
 
 def test_each_distinct_url_is_fetched_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,8 +177,25 @@ def test_each_distinct_url_is_fetched_once(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_address_rule() -> None:
     public = ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"]
-    private = ["127.0.0.1", "10.1.2.3", "172.31.0.1", "192.168.0.1", "169.254.169.254", "100.64.1.1",
-               "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1",
-               "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:c0a8:0101::", "198.18.0.1", "240.0.0.1"]
+    private = [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.31.0.1",
+        "192.168.0.1",
+        "169.254.169.254",
+        "100.64.1.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:10.0.0.1",
+        "64:ff9b::7f00:1",
+        "2002:c0a8:0101::",
+        "198.18.0.1",
+        "240.0.0.1",
+    ]
     assert all(is_public_address(ipaddress.ip_address(a)) for a in public)
     assert not any(is_public_address(ipaddress.ip_address(a)) for a in private)

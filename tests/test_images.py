@@ -21,7 +21,9 @@ def png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares huge dimensions in a few bytes: a decompression bomb."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\0" * 1024)
@@ -40,9 +42,17 @@ HOSTILE = {
     "empty": (b"", InvalidImage, "empty"),
     "truncated_jpeg": (JPEG[: len(JPEG) // 2], InvalidImage, "truncated"),
     "jpeg_header_only": (JPEG[:200], InvalidImage, None),
-    "text_renamed_jpg": (b"hello, I am a text file pretending to be a photo\n" * 10, InvalidImage, "not a JPEG"),
+    "text_renamed_jpg": (
+        b"hello, I am a text file pretending to be a photo\n" * 10,
+        InvalidImage,
+        "not a JPEG",
+    ),
     "html": (b"<!DOCTYPE html><html><script>alert(1)</script></html>", InvalidImage, "HTML"),
-    "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', InvalidImage, "SVG"),
+    "svg": (
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        InvalidImage,
+        "SVG",
+    ),
     "gif": (encoded(Image.new("RGB", (64, 64)), "GIF"), InvalidImage, "GIF"),
     "bmp": (encoded(Image.new("RGB", (64, 64)), "BMP"), InvalidImage, "BMP"),
     "tiff": (encoded(Image.new("RGB", (64, 64)), "TIFF"), InvalidImage, "TIFF"),
@@ -92,7 +102,16 @@ def test_exif_orientation_is_applied() -> None:
         lambda: encoded(Image.new("1", (32, 32), 1), "PNG"),
         lambda: encoded(Image.new("L", (32, 32), 200), "JPEG"),
     ],
-    ids=["cmyk_jpeg", "png16", "rgba_transparent", "webp_alpha", "palette_transparency", "la", "bilevel", "gray"],
+    ids=[
+        "cmyk_jpeg",
+        "png16",
+        "rgba_transparent",
+        "webp_alpha",
+        "palette_transparency",
+        "la",
+        "bilevel",
+        "gray",
+    ],
 )
 def test_pixel_modes_become_rgb(make) -> None:
     image = decode(make(), LIMITS).image
@@ -102,10 +121,14 @@ def test_pixel_modes_become_rgb(make) -> None:
 
 
 def test_modes_convert_to_the_right_colours() -> None:
-    red_cmyk = decode(encoded(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", quality=100), LIMITS).image
+    red_cmyk = decode(
+        encoded(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", quality=100), LIMITS
+    ).image
     r, g, b = red_cmyk.getpixel((4, 4))  # type: ignore[misc]
     assert r > 200 and g < 60 and b < 60
-    white16 = decode(encoded(Image.fromarray(np.full((8, 8), 65535, np.uint16)), "PNG"), LIMITS).image
+    white16 = decode(
+        encoded(Image.fromarray(np.full((8, 8), 65535, np.uint16)), "PNG"), LIMITS
+    ).image
     assert white16.getpixel((4, 4)) == (255, 255, 255)
     clear = decode(encoded(Image.new("RGBA", (8, 8), (255, 0, 0, 0)), "PNG"), LIMITS).image
     assert clear.getpixel((4, 4)) == (255, 255, 255)  # transparent → white, not black
@@ -116,11 +139,19 @@ def test_encoded_results_carry_no_metadata() -> None:
     exif = Image.Exif()
     exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0)}  # GPS
     exif[0x010E] = "prompt: a secret"
-    tagged = Image.open(io.BytesIO(encoded(source, "JPEG", exif=exif.tobytes(), icc_profile=b"x" * 200, comment=b"hi")))
+    tagged = Image.open(
+        io.BytesIO(
+            encoded(source, "JPEG", exif=exif.tobytes(), icc_profile=b"x" * 200, comment=b"hi")
+        )
+    )
     tagged.load()
     assert tagged.info.get("exif")
     out = encode_jpeg(tagged)
     clean = Image.open(io.BytesIO(out))
-    assert not clean.info.get("exif") and not clean.info.get("icc_profile") and not clean.info.get("comment")
+    assert (
+        not clean.info.get("exif")
+        and not clean.info.get("icc_profile")
+        and not clean.info.get("comment")
+    )
     assert not clean.getexif()
     assert b"Exif" not in out[:4096] and b"secret" not in out

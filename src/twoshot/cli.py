@@ -31,7 +31,9 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", type=int, default=None, help="in-process workers (default TWOSHOT_WORKERS, 1)")
+@click.option(
+    "--workers", type=int, default=None, help="in-process workers (default TWOSHOT_WORKERS, 1)"
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
     """Run the API and, by default, one in-process worker."""
@@ -48,9 +50,13 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
         try:
             rt.start_workers(count, evaluator=default_evaluator())
         except Exception as exc:
-            raise click.ClickException(f"could not start the {settings.engine} engine: {exc}") from exc
+            raise click.ClickException(
+                f"could not start the {settings.engine} engine: {exc}"
+            ) from exc
     rt.start_sweeper()
-    config = uvicorn.Config(create_app(rt), host=host, port=port, log_level=log_level, access_log=False)
+    config = uvicorn.Config(
+        create_app(rt), host=host, port=port, log_level=log_level, access_log=False
+    )
     try:
         uvicorn.Server(config).run()
     finally:

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
 
     # retention
     result_ttl: float = Field(default=24 * 3600.0, description="seconds a result is kept")
-    input_grace: float = Field(default=60.0, description="seconds before an unreferenced input is deleted")
+    input_grace: float = Field(
+        default=60.0, description="seconds before an unreferenced input is deleted"
+    )
     sweep_interval: float = 60.0
 
     @property

@@ -9,7 +9,7 @@ TwoshotError            every domain error; ``code`` is stable, ``field`` names 
 ├── Unauthorized        401 unauthorized
 ├── NotFound            404 not_found
 ├── Conflict            409 conflict: e.g. an Idempotency-Key reused with another body
-└── JobFailed           a task's terminal failure (engine_error, worker_lost, ...), never an HTTP answer
+└── JobFailed           a task's terminal failure (engine_error, ...): never an HTTP answer
 
 Only ``twoshot.api`` turns these into HTTP statuses.
 """

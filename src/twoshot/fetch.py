@@ -111,7 +111,9 @@ class Fetcher:
 
     async def fetch(self, url: str, field: str) -> bytes:
         if not isinstance(url, str) or not url.strip():
-            raise UrlRefused(f"{field} is empty; send an http(s) URL", code="invalid_field", field=field)
+            raise UrlRefused(
+                f"{field} is empty; send an http(s) URL", code="invalid_field", field=field
+            )
         url = url.strip()
         if url[:5].lower() == "data:":
             return self._data_url(url, field)
@@ -191,7 +193,9 @@ class Fetcher:
         try:
             parsed = httpx.URL(url)
         except Exception:
-            raise UrlRefused(f"{field} is not a valid URL", code="invalid_field", field=field) from None
+            raise UrlRefused(
+                f"{field} is not a valid URL", code="invalid_field", field=field
+            ) from None
         if parsed.scheme not in ("http", "https"):
             raise UrlRefused(
                 f"{field}: the {parsed.scheme or 'missing'} scheme is not allowed; "
@@ -224,7 +228,9 @@ class Fetcher:
                 ) from None
             candidates = [ipaddress.ip_address(a.split("%")[0]) for a in found]
         if not candidates:
-            raise UrlRefused(f"{field}: the host {host!r} has no address", code="fetch_failed", field=field)
+            raise UrlRefused(
+                f"{field}: the host {host!r} has no address", code="fetch_failed", field=field
+            )
         for ip in candidates:
             if not self._allowed(ip):
                 raise UrlRefused(
@@ -238,7 +244,9 @@ class Fetcher:
         cap = self.policy.max_bytes
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
-            raise PayloadTooLarge(f"{field}: the image is over {cap // (1024 * 1024)} MB", field=field)
+            raise PayloadTooLarge(
+                f"{field}: the image is over {cap // (1024 * 1024)} MB", field=field
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():

@@ -9,6 +9,7 @@ comment or any other metadata.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import warnings
@@ -66,7 +67,9 @@ def decode(data: bytes, limits: Limits, field: str | None = None) -> Decoded:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(what, None, limits, field) from None
     except Exception as exc:  # Pillow raises many types for a corrupt header
-        raise InvalidImage(f"{what} could not be read ({exc}); send an intact file", field=field) from None
+        raise InvalidImage(
+            f"{what} could not be read ({exc}); send an intact file", field=field
+        ) from None
 
     width, height = image.size
     if width * height > limits.max_pixels:
@@ -77,9 +80,7 @@ def decode(data: bytes, limits: Limits, field: str | None = None) -> Decoded:
         image.load()
     except Exception as exc:
         reason = "is truncated" if "truncated" in str(exc) else f"is corrupt ({exc})"
-        raise InvalidImage(
-            f"{what} {reason}; send the complete file", field=field
-        ) from None
+        raise InvalidImage(f"{what} {reason}; send the complete file", field=field) from None
     return Decoded(image=_to_rgb(image, what, field), sha256=hashlib.sha256(data).hexdigest())
 
 
@@ -117,10 +118,8 @@ def _sniffed(data: bytes) -> str:
 
 
 def _to_rgb(image: Image.Image, what: str, field: str | None) -> Image.Image:
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block leaves the pixels usable
         image = ImageOps.exif_transpose(image) or image
-    except Exception:
-        pass  # a broken EXIF block does not make the pixels unusable
     icc = image.info.get("icc_profile")
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

@@ -48,11 +48,29 @@ def clock(backend: tuple[SqlStore, Clock]) -> Clock:
     return backend[1]
 
 
-def task(key_id: str, n: int = 0, *, engine: str = "e", inputs: tuple[str, ...] = ("a" * 64,), batch: str | None = None) -> Task:
+def task(
+    key_id: str,
+    n: int = 0,
+    *,
+    engine: str = "e",
+    inputs: tuple[str, ...] = ("a" * 64,),
+    batch: str | None = None,
+) -> Task:
     at = datetime.fromtimestamp(1_000_000 + n, UTC)
     spec = JobSpec(kind="person", prompt="p", references=list(inputs))
-    return Task(id=f"t{n:04d}", api_key_id=key_id, kind="person", status=TaskStatus.QUEUED, engine=engine,
-                spec=spec, created_at=at, updated_at=at, max_attempts=2, batch_id=batch, batch_index=n if batch else None)
+    return Task(
+        id=f"t{n:04d}",
+        api_key_id=key_id,
+        kind="person",
+        status=TaskStatus.QUEUED,
+        engine=engine,
+        spec=spec,
+        created_at=at,
+        updated_at=at,
+        max_attempts=2,
+        batch_id=batch,
+        batch_index=n if batch else None,
+    )
 
 
 @pytest.fixture
@@ -108,7 +126,9 @@ def test_concurrent_claims_never_share_a_task(store: SqlStore, key_id: str) -> N
     assert sorted(got) == [f"t{n:04d}" for n in range(40)]
 
 
-def test_heartbeat_progress_and_finish_need_the_lease(store: SqlStore, key_id: str, clock: Clock) -> None:
+def test_heartbeat_progress_and_finish_need_the_lease(
+    store: SqlStore, key_id: str, clock: Clock
+) -> None:
     store.submit([task(key_id)], None, "{}")
     t = store.claim("w1", ["e"], 30)
     assert t is not None
@@ -119,13 +139,19 @@ def test_heartbeat_progress_and_finish_need_the_lease(store: SqlStore, key_id: s
     assert not store.finish(t.id, "intruder", TaskStatus.COMPLETED, result_key="r")
     assert store.finish(t.id, "w1", TaskStatus.COMPLETED, result_key="r", quality={"faces": 1})
     done = store.get_task(t.id)
-    assert done.status is TaskStatus.COMPLETED and done.quality == {"faces": 1} and done.progress == 1.0  # type: ignore[union-attr]
+    assert (
+        done.status is TaskStatus.COMPLETED
+        and done.quality == {"faces": 1}
+        and done.progress == 1.0
+    )  # type: ignore[union-attr]
     assert not store.finish(t.id, "w1", TaskStatus.FAILED)  # terminal is final
     with pytest.raises(ValueError):
         store.finish(t.id, "w1", TaskStatus.QUEUED)
 
 
-def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(store: SqlStore, key_id: str, clock: Clock) -> None:
+def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(
+    store: SqlStore, key_id: str, clock: Clock
+) -> None:
     store.submit([task(key_id)], None, "{}")
     store.claim("w1", ["e"], 30)
     clock.now += 10
@@ -185,7 +211,10 @@ def test_batches_and_isolation(store: SqlStore, key_id: str) -> None:
 def test_idempotency(store: SqlStore, key_id: str) -> None:
     idem = Idempotency(key_id, "k1", "f1")
     assert store.submit([task(key_id, 0)], None, '{"task_id": "t0000"}', idem) is None
-    assert store.submit([task(key_id, 1)], None, '{"task_id": "t0001"}', idem) == '{"task_id": "t0000"}'
+    assert (
+        store.submit([task(key_id, 1)], None, '{"task_id": "t0001"}', idem)
+        == '{"task_id": "t0000"}'
+    )
     assert store.get_task("t0001") is None
     with pytest.raises(Conflict):
         store.submit([task(key_id, 2)], None, "{}", Idempotency(key_id, "k1", "other"))
@@ -193,7 +222,9 @@ def test_idempotency(store: SqlStore, key_id: str) -> None:
 
 def test_inputs_referenced_only_by_live_tasks(store: SqlStore, key_id: str) -> None:
     shared, own = "a" * 64, "b" * 64
-    store.submit([task(key_id, 0, inputs=(shared, own)), task(key_id, 1, inputs=(shared,))], None, "{}")
+    store.submit(
+        [task(key_id, 0, inputs=(shared, own)), task(key_id, 1, inputs=(shared,))], None, "{}"
+    )
     t = store.claim("w", ["e"], 30)
     store.finish(t.id, "w", TaskStatus.FAILED, error=ErrorInfo("x", "y"))  # type: ignore[union-attr]
     assert store.unreferenced([shared, own]) == [own]

@@ -7,23 +7,19 @@ from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.domain import ApiKey
-from twoshot.errors import Unauthorized
 from twoshot.runtime import Runtime
 
-api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False, description="Your twoshot API key")
+api_key_header = APIKeyHeader(
+    name="X-Api-Key", auto_error=False, description="Your twoshot API key"
+)
 
 
 def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 def authenticate(rt: Runtime, secret: str | None) -> ApiKey:
-    if not secret:
-        raise Unauthorized("send your API key in the X-Api-Key header")
-    key = rt.store.authenticate(secret.strip())
-    if key is None:
-        raise Unauthorized("the X-Api-Key is unknown or revoked")
-    return key
+    return rt.service.authenticate(secret)
 
 
 async def api_key(request: Request, secret: str | None = Security(api_key_header)) -> ApiKey:

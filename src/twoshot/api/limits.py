@@ -25,7 +25,9 @@ class BodyLimit:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                response = error_response(413, "payload_too_large", BodyTooLarge(self.max_bytes).detail)
+                response = error_response(
+                    413, "payload_too_large", BodyTooLarge(self.max_bytes).detail
+                )
                 await response(scope, receive, send)
                 return
         seen = 0

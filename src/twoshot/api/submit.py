@@ -30,17 +30,23 @@ router = APIRouter(prefix="/api", tags=["generation"], responses=ERRORS)
 
 IdemKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Retries with the same key return the first answer"),
+    Header(
+        alias="Idempotency-Key", description="Retries with the same key return the first answer"
+    ),
 ]
 OptStr = Annotated[str | None, Form()]
 OptInt = Annotated[int | None, Form()]
 OptFile = Annotated[UploadFile | None, File()]
 
 
-async def _image(request: Request, field: str, upload: UploadFile | None, url: str | None) -> ImageInput | None:
+async def _image(
+    request: Request, field: str, upload: UploadFile | None, url: str | None
+) -> ImageInput | None:
     if upload is not None and (upload.filename or upload.size):
         if upload.size is not None:
-            check_size(upload.size, Limits(max_bytes=runtime(request).settings.max_upload_bytes), field)
+            check_size(
+                upload.size, Limits(max_bytes=runtime(request).settings.max_upload_bytes), field
+            )
         return ImageInput(field, data=await upload.read())
     if url:
         return ImageInput(field, url=url)
@@ -57,7 +63,12 @@ def _required(item: ImageInput | None, field: str, what: str) -> ImageInput:
     return item
 
 
-@router.post("/couple_image", response_model=Submitted, response_model_exclude_none=True, summary="Couple image from a man's and a woman's photo")
+@router.post(
+    "/couple_image",
+    response_model=Submitted,
+    response_model_exclude_none=True,
+    summary="Couple image from a man's and a woman's photo",
+)
 async def couple_image(
     request: Request,
     key: Annotated[ApiKey, Depends(api_key)],
@@ -76,17 +87,30 @@ async def couple_image(
     idempotency_key: IdemKey = None,
 ) -> dict:
     req = CoupleRequest(
-        male=_required(await _image(request, "maleImage", maleImage, maleImageUrl), "maleImage", "the man's photo"),
+        male=_required(
+            await _image(request, "maleImage", maleImage, maleImageUrl),
+            "maleImage",
+            "the man's photo",
+        ),
         female=_required(
-            await _image(request, "femaleImage", femaleImage, femaleImageUrl), "femaleImage", "the woman's photo"
+            await _image(request, "femaleImage", femaleImage, femaleImageUrl),
+            "femaleImage",
+            "the woman's photo",
         ),
         pose=await _image(request, "poseImage", poseImage, poseImageUrl),
         options=Options(prompt=prompt, seed=seed, width=width, height=height, layout=layout),
     )
-    return await runtime(request).service.submit_couple(key, req, engine=engine, idempotency_key=idempotency_key)
+    return await runtime(request).service.submit_couple(
+        key, req, engine=engine, idempotency_key=idempotency_key
+    )
 
 
-@router.post("/person_image", response_model=Submitted, response_model_exclude_none=True, summary="Single-person image from 1–4 photos and a prompt")
+@router.post(
+    "/person_image",
+    response_model=Submitted,
+    response_model_exclude_none=True,
+    summary="Single-person image from 1–4 photos and a prompt",
+)
 async def person_image(
     request: Request,
     key: Annotated[ApiKey, Depends(api_key)],
@@ -109,7 +133,12 @@ async def person_image(
 ) -> dict:
     references = []
     for i, (upload, url) in enumerate(
-        [(person0, person0_url), (person1, person1_url), (person2, person2_url), (person3, person3_url)]
+        [
+            (person0, person0_url),
+            (person1, person1_url),
+            (person2, person2_url),
+            (person3, person3_url),
+        ]
     ):
         item = await _image(request, f"personImages[{i}]", upload, url)
         if item is not None:
@@ -119,7 +148,9 @@ async def person_image(
         control=await _image(request, "controlImage", controlImage, controlImageUrl),
         options=Options(prompt=prompt, seed=seed, width=width, height=height),
     )
-    return await runtime(request).service.submit_person(key, req, engine=engine, idempotency_key=idempotency_key)
+    return await runtime(request).service.submit_person(
+        key, req, engine=engine, idempotency_key=idempotency_key
+    )
 
 
 class _Item(BaseModel):
@@ -129,7 +160,9 @@ class _Item(BaseModel):
     height: int | None = None
 
     def options(self, prompt: str | None, layout: str | None = None) -> Options:
-        return Options(prompt=prompt, seed=self.seed, width=self.width, height=self.height, layout=layout)
+        return Options(
+            prompt=prompt, seed=self.seed, width=self.width, height=self.height, layout=layout
+        )
 
 
 class CoupleBatchItem(_Item):
@@ -160,9 +193,17 @@ class PersonBatchBody(BaseModel):
     engine: str | None = None
 
 
-@router.post("/couple_image/batch", response_model=Submitted, response_model_exclude_none=True, summary="Batch of couple images (JSON)")
+@router.post(
+    "/couple_image/batch",
+    response_model=Submitted,
+    response_model_exclude_none=True,
+    summary="Batch of couple images (JSON)",
+)
 async def couple_image_batch(
-    request: Request, body: CoupleBatchBody, key: Annotated[ApiKey, Depends(api_key)], idempotency_key: IdemKey = None
+    request: Request,
+    body: CoupleBatchBody,
+    key: Annotated[ApiKey, Depends(api_key)],
+    idempotency_key: IdemKey = None,
 ) -> dict:
     req = BatchRequest(
         kind="couple",
@@ -173,16 +214,28 @@ async def couple_image_batch(
             for it in body.items
         ],
     )
-    return await runtime(request).service.submit_batch(key, req, engine=body.engine, idempotency_key=idempotency_key)
+    return await runtime(request).service.submit_batch(
+        key, req, engine=body.engine, idempotency_key=idempotency_key
+    )
 
 
-@router.post("/person_image_batch", response_model=Submitted, response_model_exclude_none=True, summary="Batch of person images (JSON)")
+@router.post(
+    "/person_image_batch",
+    response_model=Submitted,
+    response_model_exclude_none=True,
+    summary="Batch of person images (JSON)",
+)
 async def person_image_batch(
-    request: Request, body: PersonBatchBody, key: Annotated[ApiKey, Depends(api_key)], idempotency_key: IdemKey = None
+    request: Request,
+    body: PersonBatchBody,
+    key: Annotated[ApiKey, Depends(api_key)],
+    idempotency_key: IdemKey = None,
 ) -> dict:
     req = BatchRequest(
         kind="person",
         references=body.personImages,
         person_items=[PersonItem(it.controlImage, it.options(it.prompt)) for it in body.promptData],
     )
-    return await runtime(request).service.submit_batch(key, req, engine=body.engine, idempotency_key=idempotency_key)
+    return await runtime(request).service.submit_batch(
+        key, req, engine=body.engine, idempotency_key=idempotency_key
+    )

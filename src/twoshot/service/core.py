@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from twoshot.blobs import Blobs
 from twoshot.domain import ApiKey, Batch, JobSpec, Kind, Task, TaskStatus
-from twoshot.errors import InvalidInput, NotFound
+from twoshot.errors import InvalidInput, NotFound, Unauthorized
 from twoshot.service.intake import Intake, Role
 from twoshot.service.requests import (
     BatchRequest,
@@ -59,7 +59,12 @@ class Service:
     # -- submission ---------------------------------------------------------------------------
 
     async def submit_couple(
-        self, key: ApiKey, req: CoupleRequest, *, engine: str | None = None, idempotency_key: str | None = None
+        self,
+        key: ApiKey,
+        req: CoupleRequest,
+        *,
+        engine: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict:
         engine = self._engine(engine)
         opts = self._resolve(req.options, prompt_required=False)
@@ -81,7 +86,12 @@ class Service:
         return self._commit([task], None, prepared.values(), idem)
 
     async def submit_person(
-        self, key: ApiKey, req: PersonRequest, *, engine: str | None = None, idempotency_key: str | None = None
+        self,
+        key: ApiKey,
+        req: PersonRequest,
+        *,
+        engine: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict:
         engine = self._engine(engine)
         if not req.references:
@@ -108,7 +118,12 @@ class Service:
         return self._commit([task], None, prepared.values(), idem)
 
     async def submit_batch(
-        self, key: ApiKey, req: BatchRequest, *, engine: str | None = None, idempotency_key: str | None = None
+        self,
+        key: ApiKey,
+        req: BatchRequest,
+        *,
+        engine: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict:
         engine = self._engine(engine)
         self._check_batch_shape(req)
@@ -127,7 +142,9 @@ class Service:
         if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
             return json.loads(answer)
         prepared = await self.intake.prepare(images)
-        batch = Batch(id="batch-" + uuid.uuid4().hex, api_key_id=key.id, kind=req.kind, created_at=self._now())
+        batch = Batch(
+            id="batch-" + uuid.uuid4().hex, api_key_id=key.id, kind=req.kind, created_at=self._now()
+        )
         tasks = []
         for i, opts in enumerate(resolved):
             if req.kind == "couple":
@@ -147,7 +164,9 @@ class Service:
                     "person",
                     opts,
                     references=list(
-                        dict.fromkeys(prepared[f"personImages[{j}]"].key for j in range(len(req.references)))
+                        dict.fromkeys(
+                            prepared[f"personImages[{j}]"].key for j in range(len(req.references))
+                        )
                     ),
                     control=prepared[control_field].key if person.control else None,
                 )
@@ -157,7 +176,11 @@ class Service:
     def _check_batch_shape(self, req: BatchRequest) -> None:
         items_field = "items" if req.kind == "couple" else "promptData"
         if req.size == 0:
-            raise InvalidInput(f"{items_field} is empty: send at least one item", code="missing_field", field=items_field)
+            raise InvalidInput(
+                f"{items_field} is empty: send at least one item",
+                code="missing_field",
+                field=items_field,
+            )
         if req.size > self._max_items:
             raise InvalidInput(
                 f"{items_field} has {req.size} items; send at most {self._max_items} per batch",
@@ -171,7 +194,11 @@ class Service:
         )
         for name, urls in lists.items():
             if not urls:
-                raise InvalidInput(f"{name} is empty: send at least one image URL", code="missing_field", field=name)
+                raise InvalidInput(
+                    f"{name} is empty: send at least one image URL",
+                    code="missing_field",
+                    field=name,
+                )
             limit = self._max_refs if req.kind == "couple" else 4
             if len(urls) > limit:
                 raise InvalidInput(
@@ -199,15 +226,26 @@ class Service:
         if req.kind == "couple":
             used_m = {it.male_index for it in req.couple_items}
             used_f = {it.female_index for it in req.couple_items}
-            images += [(ImageInput(f"maleImages[{i}]", url=u), Role.REFERENCE) for i, u in enumerate(req.males) if i in used_m]
-            images += [(ImageInput(f"femaleImages[{i}]", url=u), Role.REFERENCE) for i, u in enumerate(req.females) if i in used_f]
+            images += [
+                (ImageInput(f"maleImages[{i}]", url=u), Role.REFERENCE)
+                for i, u in enumerate(req.males)
+                if i in used_m
+            ]
+            images += [
+                (ImageInput(f"femaleImages[{i}]", url=u), Role.REFERENCE)
+                for i, u in enumerate(req.females)
+                if i in used_f
+            ]
             images += [
                 (ImageInput(f"items[{i}].poseImage", url=it.pose), Role.POSE)
                 for i, it in enumerate(req.couple_items)
                 if it.pose
             ]
         else:
-            images += [(ImageInput(f"personImages[{i}]", url=u), Role.REFERENCE) for i, u in enumerate(req.references)]
+            images += [
+                (ImageInput(f"personImages[{i}]", url=u), Role.REFERENCE)
+                for i, u in enumerate(req.references)
+            ]
             images += [
                 (ImageInput(f"promptData[{i}].controlImage", url=it.control), Role.CONTROL)
                 for i, it in enumerate(req.person_items)
@@ -229,7 +267,11 @@ class Service:
         # after the commit, no clean-up can see it as unreferenced.
         for p in {p.key: p for p in prepared}.values():  # type: ignore[attr-defined]
             self.intake.store(p)
-        log.info("accepted %d task(s)%s", len(tasks), f" in batch {batch.id}" if batch else f" {tasks[0].id}")
+        log.info(
+            "accepted %d task(s)%s",
+            len(tasks),
+            f" in batch {batch.id}" if batch else f" {tasks[0].id}",
+        )
         return answer
 
     # -- helpers ------------------------------------------------------------------------------
@@ -242,11 +284,14 @@ class Service:
                 f"engine {requested!r} is not served here; use one of: {', '.join(self._engines)}",
                 field="engine",
             )
-        return requested  # type: ignore[return-value]
+        return requested
 
     def _resolve(self, options: Options, *, prompt_required: bool, prefix: str = "") -> Resolved:
         return resolve_options(
-            options, prefix=prefix, prompt_required=prompt_required, max_prompt_chars=self._max_prompt
+            options,
+            prefix=prefix,
+            prompt_required=prompt_required,
+            max_prompt_chars=self._max_prompt,
         )
 
     @staticmethod
@@ -265,7 +310,14 @@ class Service:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     def _new_task(
-        self, key: ApiKey, kind: Kind, engine: str, spec: JobSpec, *, batch: Batch | None = None, index: int | None = None
+        self,
+        key: ApiKey,
+        kind: Kind,
+        engine: str,
+        spec: JobSpec,
+        *,
+        batch: Batch | None = None,
+        index: int | None = None,
     ) -> Task:
         now = self._now()
         return Task(
@@ -294,14 +346,39 @@ class Service:
         if not idempotency_key:
             return None
         if len(idempotency_key) > 255:
-            raise InvalidInput("Idempotency-Key is longer than 255 characters", field="Idempotency-Key")
+            raise InvalidInput(
+                "Idempotency-Key is longer than 255 characters", field="Idempotency-Key"
+            )
         h = hashlib.sha256(f"{route}\n{engine}\n{options!r}\n".encode())
         for item, role in images:
             h.update(f"{item.field}:{role.value}:".encode())
-            h.update(hashlib.sha256(item.data).digest() if item.data is not None else (item.url or "").encode())
+            h.update(
+                hashlib.sha256(item.data).digest()
+                if item.data is not None
+                else (item.url or "").encode()
+            )
         return Idempotency(key.id, idempotency_key, h.hexdigest())
 
     # -- reading and user actions -----------------------------------------------------------------
+
+    def authenticate(self, secret: str | None) -> ApiKey:
+        if not secret:
+            raise Unauthorized("send your API key in the X-Api-Key header")
+        key = self.store.authenticate(secret.strip())
+        if key is None:
+            raise Unauthorized("the X-Api-Key is unknown or revoked")
+        return key
+
+    def status(self, ident: str, secret: str | None) -> Task | Batch:
+        """task-status: the key check and the read in one query for plain task ids."""
+        if not secret or ident.startswith("batch-") or len(ident) > 64:
+            return self.lookup(ident, self.authenticate(secret))
+        key, task = self.store.task_for_secret(ident, secret.strip())
+        if key is None:
+            raise Unauthorized("the X-Api-Key is unknown or revoked")
+        if task is None:
+            raise NotFound(f"no task or batch {ident!r} for this API key")
+        return task
 
     def lookup(self, task_or_batch_id: str, key: ApiKey) -> Task | Batch:
         found = self._find(task_or_batch_id, key)
@@ -365,4 +442,3 @@ class Service:
         for k in orphans:
             self.blobs.delete_input(k)
         return len(expired), len(orphans)
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 import anyio.to_thread
@@ -21,7 +21,7 @@ from twoshot.images import Limits, decode, encode_jpeg, fit_within
 from twoshot.service.requests import ImageInput
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     REFERENCE = "reference"  # must show one usable face
     POSE = "pose"  # a couple's pose image: people to place
     CONTROL = "control"  # a person's control image: one person to place
@@ -78,7 +78,10 @@ class Intake:
             work.setdefault((data, role), item.field)
         jobs = list(work.items())
         results = await asyncio.gather(
-            *(anyio.to_thread.run_sync(self._analyse, data, role, field) for (data, role), field in jobs),
+            *(
+                anyio.to_thread.run_sync(self._analyse, data, role, field)
+                for (data, role), field in jobs
+            ),
             return_exceptions=True,
         )
         for result in results:
@@ -104,4 +107,3 @@ class Intake:
         else:
             self._checks.pose(image, field, people=2 if role is Role.POSE else 1)
         return Prepared(key=decoded.sha256, data=encode_jpeg(image, quality=95))
-

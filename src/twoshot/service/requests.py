@@ -103,9 +103,7 @@ def resolve_options(
     if seed is None:
         seed = secrets.randbelow(MAX_SEED + 1)
     elif not 0 <= seed <= MAX_SEED:
-        raise InvalidInput(
-            f"{prefix}seed must be between 0 and {MAX_SEED}", field=f"{prefix}seed"
-        )
+        raise InvalidInput(f"{prefix}seed must be between 0 and {MAX_SEED}", field=f"{prefix}seed")
     sizes = {}
     for name in ("width", "height"):
         value = getattr(options, name)

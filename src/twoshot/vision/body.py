@@ -21,11 +21,45 @@ VISIBLE = 0.5
 
 # mediapipe landmark index of each of OpenPose's 18 body points (neck = mid-shoulders)
 _OPENPOSE = [0, -1, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7]
-_LIMBS = [(1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11),
-          (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
-_COLORS = [(255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0),
-           (0, 255, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255),
-           (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85)]
+_LIMBS = [
+    (1, 2),
+    (1, 5),
+    (2, 3),
+    (3, 4),
+    (5, 6),
+    (6, 7),
+    (1, 8),
+    (8, 9),
+    (9, 10),
+    (1, 11),
+    (11, 12),
+    (12, 13),
+    (1, 0),
+    (0, 14),
+    (14, 16),
+    (0, 15),
+    (15, 17),
+]
+_COLORS = [
+    (255, 0, 0),
+    (255, 85, 0),
+    (255, 170, 0),
+    (255, 255, 0),
+    (170, 255, 0),
+    (85, 255, 0),
+    (0, 255, 0),
+    (0, 255, 85),
+    (0, 255, 170),
+    (0, 255, 255),
+    (0, 170, 255),
+    (0, 85, 255),
+    (0, 0, 255),
+    (85, 0, 255),
+    (170, 0, 255),
+    (255, 0, 255),
+    (255, 0, 170),
+    (255, 0, 85),
+]
 
 
 @dataclass
@@ -54,7 +88,9 @@ def _pose(rgb: np.ndarray, models: Models) -> np.ndarray | None:
     result = models.pose(lambda m: m.process(rgb))
     if result.pose_landmarks is None:
         return None
-    return np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
+    return np.array(
+        [(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark], np.float32
+    )
 
 
 def _box_of(points: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
@@ -64,7 +100,12 @@ def _box_of(points: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
     x0, y0 = seen[:, 0].min(), seen[:, 1].min()
     x1, y1 = seen[:, 0].max(), seen[:, 1].max()
     pad = 0.08 * max(x1 - x0, y1 - y0)
-    return (max(0, int(x0 - pad)), max(0, int(y0 - pad)), min(w, int(x1 + pad)), min(h, int(y1 + pad)))
+    return (
+        max(0, int(x0 - pad)),
+        max(0, int(y0 - pad)),
+        min(w, int(x1 + pad)),
+        min(h, int(y1 + pad)),
+    )
 
 
 def find_people(image: object, max_people: int = 2, models: Models | None = None) -> list[Person]:
@@ -87,8 +128,12 @@ def find_people(image: object, max_people: int = 2, models: Models | None = None
                 points[:, 0] += x0
                 points[:, 1] += y0
                 box = _box_of(points, w, h)
-                box = (min(box[0], face.box[0]), min(box[1], face.box[1]),
-                       max(box[2], face.box[2]), max(box[3], face.box[3]))
+                box = (
+                    min(box[0], face.box[0]),
+                    min(box[1], face.box[1]),
+                    max(box[2], face.box[2]),
+                    max(box[3], face.box[3]),
+                )
             else:
                 box = (x0, face.box[1], x1, y1)
             people.append(Person(box, points, face))
@@ -106,7 +151,9 @@ def find_people(image: object, max_people: int = 2, models: Models | None = None
     return people
 
 
-def render_skeleton(people: list[Person], size: tuple[int, int], source_size: tuple[int, int] | None = None) -> Image.Image:
+def render_skeleton(
+    people: list[Person], size: tuple[int, int], source_size: tuple[int, int] | None = None
+) -> Image.Image:
     """OpenPose-style skeletons on black, as ControlNet-style pose conditions expect."""
     w, h = size
     sx = w / source_size[0] if source_size else 1.0
@@ -125,7 +172,14 @@ def render_skeleton(people: list[Person], size: tuple[int, int], source_size: tu
             (xa, ya), (xb, yb) = pts[a, :2], pts[b, :2]
             length = float(np.hypot(xa - xb, ya - yb))
             angle = float(np.degrees(np.arctan2(ya - yb, xa - xb)))
-            poly = cv2.ellipse2Poly((int((xa + xb) / 2), int((ya + yb) / 2)), (int(length / 2), stick), int(angle), 0, 360, 1)
+            poly = cv2.ellipse2Poly(
+                (int((xa + xb) / 2), int((ya + yb) / 2)),
+                (int(length / 2), stick),
+                int(angle),
+                0,
+                360,
+                1,
+            )
             cv2.fillConvexPoly(layer, poly, [int(c * 0.6) for c in color])
             canvas = cv2.addWeighted(canvas, 0.4, layer, 0.6, 0)
         for i, color in enumerate(_COLORS):

@@ -27,7 +27,7 @@ from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
 from twoshot.vision.body import find_people
-from twoshot.vision.faces import SAME_PERSON, Face, add_descriptors, detect_faces, distance, similarity
+from twoshot.vision.faces import SAME_PERSON, add_descriptors, detect_faces, distance, similarity
 from twoshot.vision.models import Models
 
 
@@ -61,7 +61,6 @@ def evaluate(
     if faces:
         cost = np.array([[distance(i.descriptor, f.descriptor) for f in faces] for i in identities])  # type: ignore[arg-type]
         rows, cols = linear_sum_assignment(cost)
-        matched: dict[int, Face] = {}
         for r, c in zip(rows, cols, strict=True):
             d = float(cost[r, c])
             face = faces[c]
@@ -71,14 +70,18 @@ def evaluate(
                 distance=round(d, 4),
                 similarity=round(similarity(d), 4),
             )
-            if d < SAME_PERSON:
-                matched[r] = face
-        if len(identities) == 2:
+        if len(identities) == 2 and len(faces) >= 2:
             best = cost.argmin(axis=1)
-            same_face = best[0] == best[1] and cost[0, best[0]] < SAME_PERSON and cost[1, best[1]] < SAME_PERSON
+            same_face = (
+                best[0] == best[1]
+                and cost[0, best[0]] < SAME_PERSON
+                and cost[1, best[1]] < SAME_PERSON
+            )
+            assigned = [faces[c] for c in cols]
+            # the two people in the picture are one person twice, whoever they resemble
             twins = (
-                len(matched) == 2
-                and distance(matched[0].descriptor, matched[1].descriptor) < SAME_PERSON  # type: ignore[arg-type]
+                len(assigned) == 2
+                and distance(assigned[0].descriptor, assigned[1].descriptor) < SAME_PERSON
             )
             if same_face or twins:
                 flags.append("duplicate_identity")
@@ -137,7 +140,7 @@ class IdentityEvaluator:
             wanted = [("person", list(spec.references))]
         identities = [i for role, keys in wanted if (i := self.identity(role, keys, job.images))]
         order = None
-        if spec.kind == "couple" and spec.pose is not None:
-            if len(find_people(job.images[spec.pose], 2, self._models)) == 2:
-                order = ["male", "female"] if spec.layout == "male_left" else ["female", "male"]
+        pose = job.images[spec.pose] if spec.kind == "couple" and spec.pose else None
+        if pose is not None and len(find_people(pose, 2, self._models)) == 2:
+            order = ["male", "female"] if spec.layout == "male_left" else ["female", "male"]
         return evaluate(output, identities, expected_order=order, models=self._models)

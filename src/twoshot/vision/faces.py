@@ -8,6 +8,7 @@ descriptor (euclidean distance; the same person is usually under 0.6).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,10 @@ def detect_faces(image: object, models: Models | None = None) -> list[Face]:
     for det in result.detections or []:
         rel = det.location_data.relative_bounding_box
         x0, y0 = max(0, round(rel.xmin * w)), max(0, round(rel.ymin * h))
-        x1, y1 = min(w, round((rel.xmin + rel.width) * w)), min(h, round((rel.ymin + rel.height) * h))
+        x1, y1 = (
+            min(w, round((rel.xmin + rel.width) * w)),
+            min(h, round((rel.ymin + rel.height) * h)),
+        )
         if x1 - x0 >= 4 and y1 - y0 >= 4:
             faces.append(Face((x0, y0, x1, y1), float(det.score[0]), "mediapipe"))
     if not faces:
@@ -84,12 +88,19 @@ def _dlib_rect(face: Face) -> object:
     return dlib.rectangle(*face.box)
 
 
+def _shape(models: Models, rgb: np.ndarray, face: Face) -> Any:
+    """dlib's 5-point shape of ``face``; also stored on the face as ``landmarks``."""
+    rect = _dlib_rect(face)
+    shape = models.landmarks5(lambda predictor: predictor(rgb, rect))
+    face.landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    return shape
+
+
 def add_landmarks(image: object, faces: list[Face], models: Models | None = None) -> None:
     models = models or Models.shared()
     rgb = _rgb(image)
     for face in faces:
-        shape = models.landmarks5(lambda m, f=face: m(rgb, _dlib_rect(f)))
-        face.landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+        _shape(models, rgb, face)
 
 
 def add_descriptors(image: object, faces: list[Face], models: Models | None = None) -> None:
@@ -102,9 +113,7 @@ def add_descriptors(image: object, faces: list[Face], models: Models | None = No
     rgb = _rgb(image)
     shapes = dlib.full_object_detections()
     for face in faces:
-        shape = models.landmarks5(lambda m, f=face: m(rgb, _dlib_rect(f)))
-        face.landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-        shapes.append(shape)
+        shapes.append(_shape(models, rgb, face))
     vectors = models.descriptor(lambda m: m.compute_face_descriptor(rgb, shapes))
     for face, vec in zip(faces, vectors, strict=True):
         face.descriptor = np.array(vec, dtype=np.float64)
@@ -146,4 +155,6 @@ def align(image: object, face: Face, size: int = 256, padding: float = 0.6) -> n
     m = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), angle, scale)
     m[0, 2] += size / 2 - center[0]
     m[1, 2] += size * 0.4 - center[1]
-    return cv2.warpAffine(_rgb(image), m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        _rgb(image), m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )

@@ -22,7 +22,9 @@ def face_recognition_models_dir() -> Path:
     """The package's ``models`` folder, found without importing it (it needs pkg_resources)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("face-recognition-models is not installed: pip install face-recognition-models")
+        raise RuntimeError(
+            "face-recognition-models is not installed: pip install face-recognition-models"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
@@ -72,7 +74,9 @@ def _hog() -> Any:
 def _landmarks5() -> Any:
     import dlib
 
-    return dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_5_face_landmarks.dat"))
+    return dlib.shape_predictor(
+        str(face_recognition_models_dir() / "shape_predictor_5_face_landmarks.dat")
+    )
 
 
 def _descriptor() -> Any:

@@ -18,7 +18,7 @@ def person_mask(image: object, models: Models | None = None, feather: float = 0.
     mask = np.clip(np.asarray(raw, np.float32), 0.0, 1.0)
     if mask.shape != (h, w):
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-    radius = max(2, int(round(max(h, w) * feather * 2)))
+    radius = max(2, round(max(h, w) * feather * 2))
     guide = rgb.astype(np.float32) / 255.0
     refined = cv2.ximgproc.guidedFilter(guide=guide, src=mask, radius=radius, eps=1e-3)
     # steepen the transition back to a crisp-but-soft edge

@@ -11,14 +11,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from PIL import Image
 
 from twoshot.blobs import Blobs, new_result_name
 from twoshot.domain import ErrorInfo, Task, TaskStatus
-from twoshot.engines import Engine, Job, Outcome
+from twoshot.engines import Engine, Job, Outcome, Progress
 from twoshot.errors import Canceled, InvalidImage, JobFailed, LeaseLost, TwoshotError
 from twoshot.images import Limits, decode, encode_jpeg
 from twoshot.store import Store
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 Evaluator = Callable[[Job, Image.Image], dict[str, Any]]
 
 
-class WorkerState(str, Enum):
+class WorkerState(StrEnum):
     NEW = "new"
     IDLE = "idle"
     RUNNING = "running"
@@ -108,7 +108,7 @@ class Worker:
             self._stop_now.set()
 
     def run(self, *, burst: bool = False) -> int:
-        """Work until stopped; with ``burst``, until the queue has nothing runnable. Returns count."""
+        """Work until stopped (with ``burst``: until nothing is runnable). Returns the count."""
         self._assert_state(WorkerState.NEW)
         self.state = WorkerState.IDLE
         log.info("worker %s started (engine %s)", self.owner, self._engine.name)
@@ -184,7 +184,9 @@ class Worker:
             error = ErrorInfo(exc.code, exc.message)
         except Exception as exc:
             log.exception("task %s: engine %s failed", task.id, self._engine.name)
-            error = ErrorInfo("engine_error", f"the {self._engine.name} engine failed: {type(exc).__name__}")
+            error = ErrorInfo(
+                "engine_error", f"the {self._engine.name} engine failed: {type(exc).__name__}"
+            )
         lease.stop()
         finished = self._store.finish(
             task.id, self.owner, status, result_key=result, quality=quality, error=error
@@ -218,10 +220,12 @@ class Worker:
             try:
                 images[key] = decode(data, Limits(max_bytes=1 << 62, max_pixels=1 << 62)).image
             except InvalidImage as exc:
-                raise JobFailed(f"a stored input could not be read: {exc.message}", code="input_missing") from None
+                raise JobFailed(
+                    f"a stored input could not be read: {exc.message}", code="input_missing"
+                ) from None
         return Job(task_id=task.id, spec=task.spec, images=images)
 
-    def _generate(self, job: Job, progress: Callable[[float], None]) -> Outcome:
+    def _generate(self, job: Job, progress: Progress) -> Outcome:
         outcomes = self._engine.generate([job], progress)
         if len(outcomes) != 1:
             raise JobFailed(f"the engine returned {len(outcomes)} outcomes for 1 job")

@@ -32,12 +32,17 @@ __all__ = ["StudioEngine"]
 MIN_SWAP_FACE = 40
 
 
-def cover(image: Image.Image, size: tuple[int, int], focus: tuple[float, float] | None = None) -> np.ndarray:
+def cover(
+    image: Image.Image, size: tuple[int, int], focus: tuple[float, float] | None = None
+) -> np.ndarray:
     """Scale to cover ``size`` and crop around ``focus`` (fractions of the image; by default
     the centre across and the upper third down, where faces are)."""
     w, h = size
     scale = max(w / image.width, h / image.height)
-    resized = image.resize((max(w, round(image.width * scale)), max(h, round(image.height * scale))), Image.Resampling.LANCZOS)
+    resized = image.resize(
+        (max(w, round(image.width * scale)), max(h, round(image.height * scale))),
+        Image.Resampling.LANCZOS,
+    )
     fx, fy = focus or (0.5, 0.4)
     x = int(np.clip(fx * resized.width - w / 2, 0, resized.width - w))
     y = int(np.clip(fy * resized.height - h * 0.4, 0, resized.height - h))
@@ -77,7 +82,9 @@ class StudioEngine:
         spec = job.spec
         size = (spec.width, spec.height)
         scene = read_prompt(spec.prompt)
-        notes: dict[str, Any] = {"scene": {"background": scene.background, "grade": scene.grade, "words": scene.words}}
+        notes: dict[str, Any] = {
+            "scene": {"background": scene.background, "grade": scene.grade, "words": scene.words}
+        }
         if spec.kind == "couple":
             male = self._subjects.get(spec.male, job.images[spec.male], "male")  # type: ignore[index,arg-type]
             female = self._subjects.get(spec.female, job.images[spec.female], "female")  # type: ignore[index,arg-type]
@@ -99,17 +106,31 @@ class StudioEngine:
                 for subject, face in zip(subjects, faces, strict=True):
                     out, _ = swap_face(out, face, subject)
                 notes["mode"] = "swap"
-                return Outcome(image=Image.fromarray(apply_grade(out.astype(np.float32), scene.grade).astype(np.uint8)), notes=notes)
+                return Outcome(
+                    image=Image.fromarray(
+                        apply_grade(out.astype(np.float32), scene.grade).astype(np.uint8)
+                    ),
+                    notes=notes,
+                )
             slots = self._pose_slots(canvas, people)
             if slots is not None:
                 notes["mode"] = "pose"
-                return Outcome(image=self._composite(subjects, slots, scene, spec.seed, size), notes=notes)
+                return Outcome(
+                    image=self._composite(subjects, slots, scene, spec.seed, size), notes=notes
+                )
             notes["pose_ignored"] = "no usable people found in the pose image"
         notes["mode"] = "composite" if spec.kind == "couple" else "portrait"
         slots = two_shot(size) if spec.kind == "couple" else [portrait(size)]
         return Outcome(image=self._composite(subjects, slots, scene, spec.seed, size), notes=notes)
 
-    def _composite(self, subjects: list[Subject], slots: list[Slot], scene: Any, seed: int, size: tuple[int, int]) -> Image.Image:
+    def _composite(
+        self,
+        subjects: list[Subject],
+        slots: list[Slot],
+        scene: Any,
+        seed: int,
+        size: tuple[int, int],
+    ) -> Image.Image:
         background = render_background(scene, size, seed)
         canvas = compose(background, subjects, fit_slots(subjects, slots, size))
         canvas = apply_grade(canvas, scene.grade)
@@ -133,16 +154,28 @@ class StudioEngine:
         slots = []
         for person in found[:people]:
             k = person.keypoints
-            if k is not None and k[2, 2] > 0.5 and k[5, 2] > 0.5:  # both eyes seen by the pose model
+            if (
+                k is not None and k[2, 2] > 0.5 and k[5, 2] > 0.5
+            ):  # both eyes seen by the pose model
                 left, right = k[2, :2], k[5, :2]
-                slots.append(Slot(tuple((left + right) / 2), float(np.linalg.norm(right - left)) or 1.0))  # type: ignore[arg-type]
-            elif k is not None and k[11, 2] > 0.5 and k[12, 2] > 0.5:  # shoulders: eyes ~⅓ width apart
+                slots.append(
+                    Slot(tuple((left + right) / 2), float(np.linalg.norm(right - left)) or 1.0)
+                )
+            elif (
+                k is not None and k[11, 2] > 0.5 and k[12, 2] > 0.5
+            ):  # shoulders: eyes ~⅓ width apart
                 sl, sr = k[11, :2], k[12, :2]
                 width = float(np.linalg.norm(sl - sr))
                 mid = (sl + sr) / 2
                 slots.append(Slot((float(mid[0]), float(mid[1] - 0.55 * width)), width * 0.3))
             elif person.face is not None:
-                face = main_face(canvas[person.face.box[1] : person.face.box[3], person.face.box[0] : person.face.box[2]], self._models)
+                face = main_face(
+                    canvas[
+                        person.face.box[1] : person.face.box[3],
+                        person.face.box[0] : person.face.box[2],
+                    ],
+                    self._models,
+                )
                 cx, cy = person.face.center
                 slots.append(Slot((cx, cy - person.face.height * 0.1), person.face.width * 0.42))
                 del face

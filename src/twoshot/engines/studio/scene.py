@@ -66,11 +66,11 @@ def read_prompt(prompt: str) -> Scene:
     places = [h for h in hits if h[1] != "studio"]
     hits = places or hits
     if hits:
-        pos, scene.background, word = min(hits)
+        _, scene.background, word = min(hits)
         scene.words.append(word)
     grades = [(pos, name, w) for name, ws in GRADES.items() for pos, w in _find(text, ws)]
     if grades:
-        pos, scene.grade, word = min(grades)
+        _pos, scene.grade, word = min(grades)
         scene.words.append(word)
     return scene
 
@@ -82,8 +82,16 @@ def _vertical(h: int, w: int, stops: list[tuple[float, tuple[int, int, int]]]) -
     return np.repeat(column[:, None, :], w, axis=1)
 
 
-def _bokeh(img: np.ndarray, rng: np.random.Generator, colors: list[tuple[int, int, int]], count: int,
-           size: tuple[float, float], region: tuple[float, float], blur: float, strength: float) -> np.ndarray:
+def _bokeh(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    colors: list[tuple[int, int, int]],
+    count: int,
+    size: tuple[float, float],
+    region: tuple[float, float],
+    blur: float,
+    strength: float,
+) -> np.ndarray:
     h, w = img.shape[:2]
     small = 256
     layer = np.zeros((small, small, 3), np.float32)
@@ -111,27 +119,70 @@ def render_background(scene: Scene, size: tuple[int, int], seed: int) -> np.ndar
     rng = np.random.default_rng(seed)
     kind = scene.background
     if kind == "beach":
-        img = _vertical(h, w, [(0, (120, 170, 225)), (0.5, (200, 222, 240)), (0.52, (60, 120, 170)),
-                               (0.66, (110, 170, 200)), (0.68, (225, 205, 165)), (1, (200, 175, 130))])
+        img = _vertical(
+            h,
+            w,
+            [
+                (0, (120, 170, 225)),
+                (0.5, (200, 222, 240)),
+                (0.52, (60, 120, 170)),
+                (0.66, (110, 170, 200)),
+                (0.68, (225, 205, 165)),
+                (1, (200, 175, 130)),
+            ],
+        )
         img = _bokeh(img, rng, [(255, 255, 255)], 40, (0.002, 0.01), (0.52, 0.66), 0.004, 0.5)
     elif kind == "park":
         img = _vertical(h, w, [(0, (160, 190, 140)), (0.6, (70, 110, 60)), (1, (50, 80, 40))])
-        img = _bokeh(img, rng, [(190, 230, 150), (90, 150, 70), (240, 240, 200), (40, 90, 40)], 90,
-                     (0.02, 0.08), (0.0, 0.8), 0.02, 0.45)
+        img = _bokeh(
+            img,
+            rng,
+            [(190, 230, 150), (90, 150, 70), (240, 240, 200), (40, 90, 40)],
+            90,
+            (0.02, 0.08),
+            (0.0, 0.8),
+            0.02,
+            0.45,
+        )
     elif kind == "city":
         img = _vertical(h, w, [(0, (20, 25, 50)), (0.6, (45, 45, 70)), (1, (30, 30, 40))])
-        img = _bokeh(img, rng, [(255, 190, 90), (255, 120, 60), (120, 170, 255), (255, 230, 170)], 70,
-                     (0.01, 0.05), (0.1, 0.7), 0.012, 0.9)
+        img = _bokeh(
+            img,
+            rng,
+            [(255, 190, 90), (255, 120, 60), (120, 170, 255), (255, 230, 170)],
+            70,
+            (0.01, 0.05),
+            (0.1, 0.7),
+            0.012,
+            0.9,
+        )
     elif kind == "sunset":
-        img = _vertical(h, w, [(0, (70, 60, 120)), (0.35, (230, 120, 90)), (0.6, (255, 190, 110)),
-                               (0.62, (120, 80, 70)), (1, (70, 50, 50))])
+        img = _vertical(
+            h,
+            w,
+            [
+                (0, (70, 60, 120)),
+                (0.35, (230, 120, 90)),
+                (0.6, (255, 190, 110)),
+                (0.62, (120, 80, 70)),
+                (1, (70, 50, 50)),
+            ],
+        )
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         cx, cy = w * rng.uniform(0.3, 0.7), h * 0.58
         glow = np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (0.12 * w) ** 2)))
         img = np.clip(img + glow[..., None] * np.array([255, 200, 120], np.float32) * 0.7, 0, 255)
     elif kind == "snow":
-        img = _vertical(h, w, [(0, (190, 210, 235)), (0.55, (225, 232, 242)), (0.58, (240, 244, 250)),
-                               (1, (215, 225, 238))])
+        img = _vertical(
+            h,
+            w,
+            [
+                (0, (190, 210, 235)),
+                (0.55, (225, 232, 242)),
+                (0.58, (240, 244, 250)),
+                (1, (215, 225, 238)),
+            ],
+        )
         img = _bokeh(img, rng, [(255, 255, 255)], 160, (0.002, 0.008), (0, 1), 0.002, 0.7)
     else:  # studio
         base = np.array(rng.choice([(150, 150, 155), (120, 128, 140), (170, 160, 150)]), np.float32)

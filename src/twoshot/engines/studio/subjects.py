@@ -14,8 +14,44 @@ from twoshot.errors import FaceRejected
 from twoshot.vision import Face, Models, add_landmarks, detect_faces, face_mesh, person_mask
 
 # mediapipe face-mesh indices of the face oval, in order around the face
-FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
-             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+FACE_OVAL = [
+    10,
+    338,
+    297,
+    332,
+    284,
+    251,
+    389,
+    356,
+    454,
+    323,
+    361,
+    288,
+    397,
+    365,
+    379,
+    378,
+    400,
+    377,
+    152,
+    148,
+    176,
+    149,
+    150,
+    136,
+    172,
+    58,
+    132,
+    93,
+    234,
+    127,
+    162,
+    21,
+    54,
+    103,
+    67,
+    109,
+]
 
 
 @dataclass
@@ -42,7 +78,9 @@ class Subject:
         sharp = float(cv2.Laplacian(gray, cv2.CV_64F).var()) if gray.size else 0.0
         left, right = self.face.eyes()
         nose = self.face.landmarks[4]  # type: ignore[index]
-        frontal = 1.0 - min(1.0, abs(float(nose[0] - (left[0] + right[0]) / 2)) / max(1.0, self.eye_distance))
+        frontal = 1.0 - min(
+            1.0, abs(float(nose[0] - (left[0] + right[0]) / 2)) / max(1.0, self.eye_distance)
+        )
         return float(np.sqrt(self.face.area)) * np.log1p(sharp) * frontal
 
 
@@ -84,7 +122,9 @@ class Subjects:
         face = main_face(rgb, self._models)
         if face is None:
             raise FaceRejected(f"no face found in the {role} reference", code="no_face_detected")
-        subject = Subject(rgb, face, person_mask(rgb, self._models), mesh_oval(rgb, face, self._models))
+        subject = Subject(
+            rgb, face, person_mask(rgb, self._models), mesh_oval(rgb, face, self._models)
+        )
         with self._lock:
             self._cache[key] = subject
             while len(self._cache) > self._size:

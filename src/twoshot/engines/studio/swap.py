@@ -32,18 +32,26 @@ def _match_colour(src: np.ndarray, dst: np.ndarray, region: np.ndarray) -> np.nd
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
-def swap_face(target: np.ndarray, target_face: Face, subject: Subject) -> tuple[np.ndarray, np.ndarray]:
+def swap_face(
+    target: np.ndarray, target_face: Face, subject: Subject
+) -> tuple[np.ndarray, np.ndarray]:
     """Returns the new image and the mask (uint8) of the pixels that may have changed."""
     h, w = target.shape[:2]
     m, _ = cv2.estimateAffinePartial2D(
-        subject.face.landmarks, target_face.landmarks, method=cv2.LMEDS  # type: ignore[arg-type]
+        subject.face.landmarks,
+        target_face.landmarks,
+        method=cv2.LMEDS,
     )
     if m is None:
         raise ValueError("could not align the faces")
-    warped = cv2.warpAffine(subject.rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    warped = cv2.warpAffine(
+        subject.rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     outline = cv2.transform(_outline(subject)[None], m)[0]
     center = outline.mean(axis=0)
-    outline = center + (outline - center) * np.array([0.92, 0.95], np.float32)  # stay inside the jaw and hairline
+    outline = center + (outline - center) * np.array(
+        [0.92, 0.95], np.float32
+    )  # stay inside the jaw and hairline
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(outline.astype(np.int32)), 255)
     # keep a margin from the image border (seamlessClone needs it)
@@ -54,7 +62,9 @@ def swap_face(target: np.ndarray, target_face: Face, subject: Subject) -> tuple[
     warped = _match_colour(warped, target, region)
     x, y, bw, bh = cv2.boundingRect(mask)
     # seamlessClone writes into the mask it is given: hand it a copy
-    blended = cv2.seamlessClone(warped, target, mask.copy(), (x + bw // 2, y + bh // 2), cv2.NORMAL_CLONE)
+    blended = cv2.seamlessClone(
+        warped, target, mask.copy(), (x + bw // 2, y + bh // 2), cv2.NORMAL_CLONE
+    )
     # feather the clone into the photo so the seam has no line
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), max(1.0, bw / 40))
     soft = np.where(region, soft, 0)[..., None]

@@ -1,4 +1,4 @@
-"""Alembic environment: twoshot always hands in an open connection (see ``twoshot.store.migrate``)."""
+"""Alembic environment: twoshot hands in an open connection (``twoshot.store.migrate``)."""
 
 from alembic import context
 

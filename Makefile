@@ -1,0 +1,29 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install test check bench gallery serve
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+install: $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[dev]'
+
+test: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+check: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+serve: install
+	$(VENV)/bin/twoshot serve
+
+gallery: install
+	$(PY) bench/gallery.py
+
+bench: install
+	$(PY) bench/api.py
+	$(PY) bench/vision.py
+	$(PY) bench/studio.py

@@ -1,0 +1,42 @@
+"""Studio engine: median seconds per image on this CPU, models warm, for each mode at 1024².
+
+    python bench/studio.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from common import median_ms
+
+from tests.photos import load, side_by_side
+from twoshot.domain import JobSpec
+from twoshot.engines import Job
+from twoshot.engines.studio import StudioEngine
+
+CASES = {
+    "couple_composite_1024": JobSpec(kind="couple", male="obama", female="astronaut", prompt="happy couple at the beach", seed=1),
+    "couple_swap_1024": JobSpec(kind="couple", male="obama2", female="astronaut", pose="pose", seed=1),
+    "person_portrait_1024": JobSpec(kind="person", references=["obama", "obama2"], prompt="park", seed=1),
+    "person_swap_1024": JobSpec(kind="person", references=["obama"], control="astronaut", seed=1),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    images = {n: load(n) for n in ("obama", "obama2", "obama3", "astronaut")}
+    images["pose"] = side_by_side("astronaut", "obama3")
+    engine = StudioEngine()
+    report = {}
+    for name, spec in CASES.items():
+        job = Job("bench", spec, images)
+        med, p90 = median_ms(lambda job=job: engine.generate([job], lambda _f: None), args.runs)
+        report[name] = {"median_s": round(med / 1000, 3), "p90_s": round(p90 / 1000, 3)}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Vision timings on this CPU, models warm:
+
+- analyse one 1024-px reference: detect + 5-point landmarks + 128-D descriptor;
+- evaluate one 1024² couple result (detect faces, describe them, Hungarian match);
+- how many analyses a 50-item batch costs when every item uses the same two references.
+
+    python bench/vision.py [--runs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import tempfile
+from pathlib import Path
+
+from common import median_ms
+
+from tests.photos import load, side_by_side
+from twoshot.vision import Identity, add_descriptors, detect_faces, evaluate, reference_descriptor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+
+    reference = load("obama")
+    reference = reference.resize((round(reference.width * 1024 / reference.height), 1024))
+
+    def analyse() -> None:
+        faces = detect_faces(reference)
+        add_descriptors(reference, faces[:1])
+
+    couple = side_by_side("obama2", "astronaut", height=1024)
+    ids = [Identity("male", reference_descriptor(load("obama"))), Identity("female", reference_descriptor(load("astronaut")))]  # type: ignore[arg-type]
+    analyse_ms = median_ms(analyse, args.runs)
+    evaluate_ms = median_ms(lambda: evaluate(couple, ids), args.runs)
+
+    # a batch of 50 items sharing one man and one woman: the references are analysed once each
+    from twoshot.config import Settings
+    from twoshot.runtime import Runtime
+    from twoshot.service import BatchRequest, CoupleItem, Options
+
+    def data_url(name: str) -> str:
+        buf = io.BytesIO()
+        load(name).save(buf, "JPEG", quality=90)
+        return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rt = Runtime.build(Settings(data_dir=Path(tmp), engine="studio"))
+        key = rt.store.create_key("bench")[0]
+        req = BatchRequest(
+            kind="couple",
+            males=[data_url("obama")],
+            females=[data_url("astronaut")],
+            couple_items=[CoupleItem(0, 0, None, Options(prompt=f"item {i}")) for i in range(50)],
+        )
+        answer = asyncio.run(rt.service.submit_batch(key, req))
+        analysed = rt.service.intake.analysed
+        rt.close()
+
+    print(json.dumps({
+        "analyse_reference_1024px_ms": {"median": round(analyse_ms[0], 1), "p90": round(analyse_ms[1], 1)},
+        "evaluate_couple_1024_ms": {"median": round(evaluate_ms[0], 1), "p90": round(evaluate_ms[1], 1)},
+        "batch_items": len(answer["task_ids"]),
+        "batch_reference_analyses": analysed,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
