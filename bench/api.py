@@ -65,16 +65,39 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="twoshot-bench-"))
-    env = {**os.environ, "TWOSHOT_DATA_DIR": str(tmp), "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}", "TWOSHOT_WORKERS": "0"}
+    env = {
+        **os.environ,
+        "TWOSHOT_DATA_DIR": str(tmp),
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}",
+        "TWOSHOT_WORKERS": "0",
+    }
     key = subprocess.run(
         [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     port = 8765
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api_app:app", "--factory", "--port", str(port),
-         "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
-        env=env, cwd=ROOT / "bench",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api_app:app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        env=env,
+        cwd=ROOT / "bench",
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -85,22 +108,34 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         male, female = jpeg_about("obama.jpg"), jpeg_about("astronaut.jpg")
-        files = {"maleImage": ("m.jpg", male, "image/jpeg"), "femaleImage": ("f.jpg", female, "image/jpeg")}
-        task_id = httpx.post(f"{base}/api/couple_image", headers={"X-Api-Key": key}, files=files, timeout=60).json()["task_id"]
+        files = {
+            "maleImage": ("m.jpg", male, "image/jpeg"),
+            "femaleImage": ("f.jpg", female, "image/jpeg"),
+        }
+        task_id = httpx.post(
+            f"{base}/api/couple_image", headers={"X-Api-Key": key}, files=files, timeout=60
+        ).json()["task_id"]
 
         status_script = tmp / "status.lua"
         status_script.write_text(f'wrk.headers["X-Api-Key"] = "{key}"\n')
         wrk(f"{base}/bare", 2, args.connections)  # warm up
         bare = wrk(f"{base}/bare", args.seconds, args.connections)
-        status = wrk(f"{base}/api/task-status/{task_id}", args.seconds, args.connections, status_script)
+        status = wrk(
+            f"{base}/api/task-status/{task_id}", args.seconds, args.connections, status_script
+        )
 
         boundary = "benchboundary"
         body = b""
         for field, data in (("maleImage", male), ("femaleImage", female)):
             body += (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{field}.jpg"\r\n'
-                "Content-Type: image/jpeg\r\n\r\n"
-            ).encode() + data + b"\r\n"
+                (
+                    f"--{boundary}\r\n"
+                    f'Content-Disposition: form-data; name="{field}"; filename="{field}.jpg"\r\n'
+                    "Content-Type: image/jpeg\r\n\r\n"
+                ).encode()
+                + data
+                + b"\r\n"
+            )
         body += f"--{boundary}--\r\n".encode()
         (tmp / "body.bin").write_bytes(body)
         submit_script = tmp / "submit.lua"

@@ -1,6 +1,6 @@
 """Studio engine: median seconds per image on this CPU, models warm, for each mode at 1024².
 
-    python bench/studio.py [--runs 15]
+python bench/studio.py [--runs 15]
 """
 
 from __future__ import annotations
@@ -9,16 +9,22 @@ import argparse
 import json
 
 from common import median_ms
-
 from tests.photos import load, side_by_side
+
 from twoshot.domain import JobSpec
 from twoshot.engines import Job
 from twoshot.engines.studio import StudioEngine
 
 CASES = {
-    "couple_composite_1024": JobSpec(kind="couple", male="obama", female="astronaut", prompt="happy couple at the beach", seed=1),
-    "couple_swap_1024": JobSpec(kind="couple", male="obama2", female="astronaut", pose="pose", seed=1),
-    "person_portrait_1024": JobSpec(kind="person", references=["obama", "obama2"], prompt="park", seed=1),
+    "couple_composite_1024": JobSpec(
+        kind="couple", male="obama", female="astronaut", prompt="happy couple at the beach", seed=1
+    ),
+    "couple_swap_1024": JobSpec(
+        kind="couple", male="obama2", female="astronaut", pose="pose", seed=1
+    ),
+    "person_portrait_1024": JobSpec(
+        kind="person", references=["obama", "obama2"], prompt="park", seed=1
+    ),
     "person_swap_1024": JobSpec(kind="person", references=["obama"], control="astronaut", seed=1),
 }
 

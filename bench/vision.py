@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 from common import median_ms
-
 from tests.photos import load, side_by_side
+
 from twoshot.vision import Identity, add_descriptors, detect_faces, evaluate, reference_descriptor
 
 
@@ -36,7 +36,10 @@ def main() -> None:
         add_descriptors(reference, faces[:1])
 
     couple = side_by_side("obama2", "astronaut", height=1024)
-    ids = [Identity("male", reference_descriptor(load("obama"))), Identity("female", reference_descriptor(load("astronaut")))]  # type: ignore[arg-type]
+    ids = [
+        Identity("male", reference_descriptor(load("obama"))),
+        Identity("female", reference_descriptor(load("astronaut"))),
+    ]  # type: ignore[arg-type]
     analyse_ms = median_ms(analyse, args.runs)
     evaluate_ms = median_ms(lambda: evaluate(couple, ids), args.runs)
 
@@ -63,12 +66,23 @@ def main() -> None:
         analysed = rt.service.intake.analysed
         rt.close()
 
-    print(json.dumps({
-        "analyse_reference_1024px_ms": {"median": round(analyse_ms[0], 1), "p90": round(analyse_ms[1], 1)},
-        "evaluate_couple_1024_ms": {"median": round(evaluate_ms[0], 1), "p90": round(evaluate_ms[1], 1)},
-        "batch_items": len(answer["task_ids"]),
-        "batch_reference_analyses": analysed,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "analyse_reference_1024px_ms": {
+                    "median": round(analyse_ms[0], 1),
+                    "p90": round(analyse_ms[1], 1),
+                },
+                "evaluate_couple_1024_ms": {
+                    "median": round(evaluate_ms[0], 1),
+                    "p90": round(evaluate_ms[1], 1),
+                },
+                "batch_items": len(answer["task_ids"]),
+                "batch_reference_analyses": analysed,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

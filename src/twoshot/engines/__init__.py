@@ -1,8 +1,8 @@
 """Engines turn jobs into images. ``Engine`` is the protocol; ``load_engine`` finds one by name.
 
-Built in: ``studio`` (CPU compositing, the embedded default) and ``qwen-edit`` (diffusers on a
-GPU). Any other name of the form ``package.module:factory`` is imported and called with the
-``Settings``; that is how tests plug in small fixture engines and how operators add their own.
+Built in: ``studio`` (CPU compositing, the embedded default). Any other name of the form
+``package.module:factory`` is imported and called with the ``Settings``; that is how tests
+plug in small fixture engines and how operators add their own.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ class Engine(Protocol):
 
 BUILTIN = {
     "studio": "twoshot.engines.studio:StudioEngine",
-    "qwen-edit": "twoshot.engines.qwen_edit:QwenEditEngine",
 }
 
 
