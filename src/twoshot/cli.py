@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from twoshot import cli_client
 from twoshot.config import Settings
 
 
@@ -54,6 +55,7 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
                 f"could not start the {settings.engine} engine: {exc}"
             ) from exc
     rt.start_sweeper()
+    rt.start_webhooks()
     config = uvicorn.Config(
         create_app(rt), host=host, port=port, log_level=log_level, access_log=False
     )
@@ -84,6 +86,11 @@ def worker(burst: bool, engine: str | None, log_level: str) -> None:
     finally:
         rt.store.close()
     click.echo(f"processed {count} task(s)", err=True)
+
+
+main.add_command(cli_client.couple)
+main.add_command(cli_client.person)
+main.add_command(cli_client.status)
 
 
 @main.group()

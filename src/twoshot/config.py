@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     fetch_total_timeout: float = 20.0
     fetch_max_redirects: int = 3
 
+    # webhooks
+    webhook_backoff: float = Field(default=5.0, description="first retry delay; ×4 each time")
+    webhook_max_attempts: int = 8
+
     # queue
     lease_seconds: float = 60.0
     max_attempts: int = 3

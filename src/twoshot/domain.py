@@ -82,6 +82,8 @@ class Task:
     lease_expires_at: datetime | None = None
     cancel_requested: bool = False
     finished_at: datetime | None = None
+    webhook_url: str | None = None
+    public_url: str | None = None  # base of image_url, as the submitting request saw it
 
 
 @dataclass
@@ -112,6 +114,17 @@ class Batch:
             return 1.0
         done = [1.0 if t.status.is_terminal() else t.progress for t in self.tasks]
         return sum(done) / len(done)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery of one task's terminal state."""
+
+    id: str
+    task_id: str
+    api_key_id: str
+    url: str
+    attempts: int
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,28 @@ class Fetcher:
                 f"{field}: the data URL is not valid base64", code="invalid_field", field=field
             ) from None
 
+    async def check_url(self, url: str, field: str) -> str:
+        """Refuse now what a later request to ``url`` would refuse (scheme, host, address)."""
+        parsed = self._parse(url.strip(), field)
+        await self._checked_address(parsed, field)
+        return str(parsed)
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], field: str) -> int:
+        """POST to a checked address, redirects not followed; returns the status code."""
+        target = self._parse(url, field)
+        address = await self._checked_address(target, field)
+        request = self._client.build_request(
+            "POST",
+            target.copy_with(host=address),
+            content=body,
+            headers={**headers, "Host": target.netloc.decode("ascii")},
+            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+        )
+        async with asyncio.timeout(self.policy.total_timeout):
+            response = await self._client.send(request)
+        await response.aclose()
+        return response.status_code
+
     async def _fetch_http(self, url: str, field: str) -> bytes:
         current = self._parse(url, field)
         for _hop in range(self.policy.max_redirects + 1):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from twoshot.blobs import Blobs, LocalBlobs
@@ -14,12 +15,23 @@ from twoshot.config import Settings
 from twoshot.engines import Engine, load_engine
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
+from twoshot.metrics import Metrics
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
 from twoshot.worker.loop import Evaluator
 
 log = logging.getLogger(__name__)
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    return FetchPolicy(
+        allow_private=settings.fetch_allow_private,
+        connect_timeout=settings.fetch_connect_timeout,
+        total_timeout=settings.fetch_total_timeout,
+        max_redirects=settings.fetch_max_redirects,
+        max_bytes=settings.max_upload_bytes,
+    )
 
 
 def default_checks() -> InputChecks:
@@ -41,6 +53,7 @@ class Runtime:
     blobs: Blobs
     fetcher: Fetcher
     service: Service
+    metrics: Metrics
     workers: list[Worker] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -56,15 +69,7 @@ class Runtime:
         store = open_store(settings.resolved_database_url)
         blobs = LocalBlobs(settings.data_dir / "blobs")
         limits = Limits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
-        fetcher = fetcher or Fetcher(
-            FetchPolicy(
-                allow_private=settings.fetch_allow_private,
-                connect_timeout=settings.fetch_connect_timeout,
-                total_timeout=settings.fetch_total_timeout,
-                max_redirects=settings.fetch_max_redirects,
-                max_bytes=settings.max_upload_bytes,
-            )
-        )
+        fetcher = fetcher or Fetcher(fetch_policy(settings))
         if checks is None:
             checks = default_checks() if settings.face_checks else NoChecks()
         intake = Intake(fetcher, blobs, checks, limits, settings.reference_max_side)
@@ -80,7 +85,7 @@ class Runtime:
             max_batch_references=settings.max_batch_references,
             result_ttl=settings.result_ttl,
         )
-        return cls(settings, store, blobs, fetcher, service)
+        return cls(settings, store, blobs, fetcher, service, Metrics(store.count_by_status))
 
     def make_worker(self, engine: Engine, evaluator: Evaluator | None = None) -> Worker:
         worker = Worker(
@@ -91,6 +96,7 @@ class Runtime:
             on_terminal=self.service.drop_inputs,
             lease_seconds=self.settings.lease_seconds,
             poll_interval=self.settings.poll_interval,
+            metrics=self.metrics,
         )
         self.workers.append(worker)
         return worker
@@ -123,17 +129,37 @@ class Runtime:
         thread = threading.Thread(target=sweep, name="sweeper", daemon=True)
         thread.start()
 
+    def start_webhooks(self) -> None:
+        """Send webhook deliveries from a thread of this process (``twoshot serve`` does)."""
+        from twoshot.webhooks import WebhookSender
+
+        sender = WebhookSender(
+            self.store,
+            Fetcher(fetch_policy(self.settings)),  # its own: an httpx client per event loop
+            default_base_url=self.settings.public_url or "http://127.0.0.1:8000",
+            backoff=self.settings.webhook_backoff,
+            max_attempts=self.settings.webhook_max_attempts,
+            poll_interval=self.settings.poll_interval,
+            metrics=self.metrics,
+        )
+        self._webhooks_stop = threading.Event()
+        self._threads.append(sender.start(self._webhooks_stop))
+
     def stop_workers(self, timeout: float = 30.0) -> None:
+        """Stop the background threads; workers finish their task, or after ``timeout``
+        hand it back to the queue."""
+        for name in ("_sweeper_stop", "_webhooks_stop"):
+            if hasattr(self, name):
+                getattr(self, name).set()
         for worker in self.workers:
             worker.stop()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
-        for worker in self.workers:  # still busy after the grace period: hand the task back
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for worker in self.workers:  # still busy after the grace period
             worker.stop(now=True)
         for thread in self._threads:
             thread.join(5)
-        if hasattr(self, "_sweeper_stop"):
-            self._sweeper_stop.set()
 
     def close(self) -> None:
         self.stop_workers()

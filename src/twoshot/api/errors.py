@@ -83,20 +83,23 @@ def _validation_message(err: dict, field: str) -> tuple[str, str]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(TwoshotError)
-    async def _domain(_request: Request, exc: TwoshotError) -> JSONResponse:
+    async def _domain(request: Request, exc: TwoshotError) -> JSONResponse:
         status = status_of(exc)
+        if status < 500:
+            request.app.state.runtime.metrics.rejections.labels(exc.code).inc()
         if status == 500:
             log.error("unmapped domain error %s: %s", exc.code, exc.message)
         return error_response(status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
         field = _field_name(tuple(first.get("loc", ())))
         code, message = _validation_message(first, field)
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problem(s))"
+        request.app.state.runtime.metrics.rejections.labels(code).inc()
         return error_response(400, code, message, field or None)
 
     @app.exception_handler(HTTPException)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from twoshot.api.deps import runtime
+from twoshot.metrics import CONTENT_TYPE
 from twoshot.worker import WorkerState
 
 router = APIRouter(tags=["operations"])
@@ -14,6 +15,11 @@ router = APIRouter(tags=["operations"])
 @router.get("/healthz", summary="The process is up")
 async def healthz() -> dict:
     return {"status": "ok"}
+
+
+@router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
+def metrics(request: Request) -> Response:
+    return Response(runtime(request).metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/readyz", summary="The store answers and the workers run")

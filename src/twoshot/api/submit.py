@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from twoshot.api.deps import api_key, runtime
+from twoshot.api.deps import api_key, base_url, runtime
 from twoshot.api.views import ERRORS, Submitted
 from twoshot.domain import ApiKey
 from twoshot.errors import InvalidInput
@@ -28,6 +28,7 @@ from twoshot.service import (
 
 router = APIRouter(prefix="/api", tags=["generation"], responses=ERRORS)
 
+WEBHOOK_DOC = "POSTed the task-status body, signed, when each task ends (Standard Webhooks)"
 IdemKey = Annotated[
     str | None,
     Header(
@@ -84,6 +85,7 @@ async def couple_image(
     height: OptInt = None,
     layout: Annotated[str | None, Form(description="male_left (default) or female_left")] = None,
     engine: OptStr = None,
+    webhook_url: Annotated[str | None, Form(description=WEBHOOK_DOC)] = None,
     idempotency_key: IdemKey = None,
 ) -> dict:
     req = CoupleRequest(
@@ -101,7 +103,12 @@ async def couple_image(
         options=Options(prompt=prompt, seed=seed, width=width, height=height, layout=layout),
     )
     return await runtime(request).service.submit_couple(
-        key, req, engine=engine, idempotency_key=idempotency_key
+        key,
+        req,
+        engine=engine,
+        idempotency_key=idempotency_key,
+        webhook_url=webhook_url,
+        public_url=base_url(request),
     )
 
 
@@ -129,6 +136,7 @@ async def person_image(
     width: OptInt = None,
     height: OptInt = None,
     engine: OptStr = None,
+    webhook_url: Annotated[str | None, Form(description=WEBHOOK_DOC)] = None,
     idempotency_key: IdemKey = None,
 ) -> dict:
     references = []
@@ -149,7 +157,12 @@ async def person_image(
         options=Options(prompt=prompt, seed=seed, width=width, height=height),
     )
     return await runtime(request).service.submit_person(
-        key, req, engine=engine, idempotency_key=idempotency_key
+        key,
+        req,
+        engine=engine,
+        idempotency_key=idempotency_key,
+        webhook_url=webhook_url,
+        public_url=base_url(request),
     )
 
 
@@ -179,6 +192,7 @@ class CoupleBatchBody(BaseModel):
     maleImages: list[str] = Field(description="male subject image URLs")
     items: list[CoupleBatchItem]
     engine: str | None = None
+    webhook_url: str | None = Field(default=None, description=WEBHOOK_DOC)
 
 
 class PersonBatchItem(_Item):
@@ -191,6 +205,7 @@ class PersonBatchBody(BaseModel):
     personImages: list[str] = Field(description="person reference image URLs (1–4)")
     promptData: list[PersonBatchItem]
     engine: str | None = None
+    webhook_url: str | None = Field(default=None, description=WEBHOOK_DOC)
 
 
 @router.post(
@@ -215,7 +230,12 @@ async def couple_image_batch(
         ],
     )
     return await runtime(request).service.submit_batch(
-        key, req, engine=body.engine, idempotency_key=idempotency_key
+        key,
+        req,
+        engine=body.engine,
+        idempotency_key=idempotency_key,
+        webhook_url=body.webhook_url,
+        public_url=base_url(request),
     )
 
 
@@ -237,5 +257,16 @@ async def person_image_batch(
         person_items=[PersonItem(it.controlImage, it.options(it.prompt)) for it in body.promptData],
     )
     return await runtime(request).service.submit_batch(
-        key, req, engine=body.engine, idempotency_key=idempotency_key
+        key,
+        req,
+        engine=body.engine,
+        idempotency_key=idempotency_key,
+        webhook_url=body.webhook_url,
+        public_url=base_url(request),
     )
+
+
+@router.get("/webhook-secret", tags=["webhooks"], summary="The secret that signs your webhooks")
+def webhook_secret(request: Request, key: Annotated[ApiKey, Depends(api_key)]) -> dict:
+    """Verify each delivery's ``webhook-signature`` with it (any Standard Webhooks library)."""
+    return {"webhook_secret": runtime(request).store.webhook_secret(key.id)}

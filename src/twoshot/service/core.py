@@ -65,8 +65,11 @@ class Service:
         *,
         engine: str | None = None,
         idempotency_key: str | None = None,
+        webhook_url: str | None = None,
+        public_url: str | None = None,
     ) -> dict:
         engine = self._engine(engine)
+        callback = await self._callback(webhook_url, public_url)
         opts = self._resolve(req.options, prompt_required=False)
         images = [(req.male, Role.REFERENCE), (req.female, Role.REFERENCE)]
         if req.pose is not None:
@@ -82,7 +85,7 @@ class Service:
             female=prepared[req.female.field].key,
             pose=prepared[req.pose.field].key if req.pose else None,
         )
-        task = self._new_task(key, "couple", engine, spec)
+        task = self._new_task(key, "couple", engine, spec, callback=callback)
         return self._commit([task], None, prepared.values(), idem)
 
     async def submit_person(
@@ -92,8 +95,11 @@ class Service:
         *,
         engine: str | None = None,
         idempotency_key: str | None = None,
+        webhook_url: str | None = None,
+        public_url: str | None = None,
     ) -> dict:
         engine = self._engine(engine)
+        callback = await self._callback(webhook_url, public_url)
         if not req.references:
             raise InvalidInput(
                 "personImages[0] is required: upload 1 to 4 photos of the person",
@@ -114,7 +120,7 @@ class Service:
             references=list(dict.fromkeys(prepared[r.field].key for r in req.references)),
             control=prepared[req.control.field].key if req.control else None,
         )
-        task = self._new_task(key, "person", engine, spec)
+        task = self._new_task(key, "person", engine, spec, callback=callback)
         return self._commit([task], None, prepared.values(), idem)
 
     async def submit_batch(
@@ -124,8 +130,11 @@ class Service:
         *,
         engine: str | None = None,
         idempotency_key: str | None = None,
+        webhook_url: str | None = None,
+        public_url: str | None = None,
     ) -> dict:
         engine = self._engine(engine)
+        callback = await self._callback(webhook_url, public_url)
         self._check_batch_shape(req)
         if req.kind == "couple":
             resolved = [
@@ -170,7 +179,9 @@ class Service:
                     ),
                     control=prepared[control_field].key if person.control else None,
                 )
-            tasks.append(self._new_task(key, req.kind, engine, spec, batch=batch, index=i))
+            tasks.append(
+                self._new_task(key, req.kind, engine, spec, batch=batch, index=i, callback=callback)
+            )
         return self._commit(tasks, batch, prepared.values(), idem)
 
     def _check_batch_shape(self, req: BatchRequest) -> None:
@@ -318,6 +329,7 @@ class Service:
         *,
         batch: Batch | None = None,
         index: int | None = None,
+        callback: tuple[str | None, str | None] = (None, None),
     ) -> Task:
         now = self._now()
         return Task(
@@ -332,7 +344,20 @@ class Service:
             batch_id=batch.id if batch else None,
             batch_index=index,
             max_attempts=self._max_attempts,
+            webhook_url=callback[0],
+            public_url=callback[1],
         )
+
+    async def _callback(
+        self, webhook_url: str | None, public_url: str | None
+    ) -> tuple[str | None, str | None]:
+        """The checked webhook URL (refused now if a delivery would be refused) and the
+        public base URL that deliveries build ``image_url`` from."""
+        if not webhook_url:
+            return None, public_url
+        if len(webhook_url) > 2048:
+            raise InvalidInput("webhook_url is longer than 2048 characters", field="webhook_url")
+        return await self.intake.check_url(webhook_url, "webhook_url"), public_url
 
     @staticmethod
     def _idempotency(

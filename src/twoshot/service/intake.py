@@ -95,6 +95,9 @@ class Intake:
             self.store(p)  # type: ignore[arg-type]
         return prepared  # type: ignore[return-value]
 
+    async def check_url(self, url: str, field: str) -> str:
+        return await self._fetcher.check_url(url, field)
+
     def store(self, prepared: Prepared) -> None:
         self._blobs.put_input(prepared.key, prepared.data)
 

@@ -29,6 +29,7 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    Column("webhook_secret", String(64), nullable=True),
 )
 
 batches = Table(
@@ -64,6 +65,8 @@ tasks = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
+    Column("webhook_url", Text, nullable=True),
+    Column("public_url", String(255), nullable=True),
     Index("ix_tasks_runnable", "status", "engine", "created_at"),
     Index("ix_tasks_lease", "status", "lease_expires_at"),
     Index("ix_tasks_api_key", "api_key_id"),
@@ -87,4 +90,20 @@ idempotency = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("task_id", String(48), nullable=False),
+    Column("api_key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float, nullable=True),
+    Index("ix_webhook_due", "status", "next_attempt_at"),
 )

@@ -7,6 +7,7 @@ same select-then-update is atomic there too.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -16,11 +17,13 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     and_,
     bindparam,
     create_engine,
@@ -32,10 +35,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from twoshot.domain import TERMINAL, ApiKey, Batch, ErrorInfo, JobSpec, Task, TaskStatus
+from twoshot.domain import (
+    TERMINAL,
+    ApiKey,
+    Batch,
+    Delivery,
+    ErrorInfo,
+    JobSpec,
+    Task,
+    TaskStatus,
+)
 from twoshot.errors import Conflict
 from twoshot.store.base import Expired, Heartbeat, Idempotency
-from twoshot.store.schema import api_keys, batches, idempotency, task_inputs, tasks
+from twoshot.store.schema import (
+    api_keys,
+    batches,
+    idempotency,
+    task_inputs,
+    tasks,
+    webhook_deliveries,
+)
 
 KEY_PREFIX = "ts_"
 ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value)
@@ -56,6 +75,11 @@ _TASK_FOR_SECRET = (
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -90,6 +114,32 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class _Prepared:
+    """A read compiled once and run on a pooled DB-API connection, skipping SQLAlchemy's
+    per-execution machinery: for the one query on the hot path of every poll."""
+
+    def __init__(self, engine: Engine, statement: Select[Any]):
+        compiled = statement.compile(dialect=engine.dialect)
+        self._engine = engine
+        self._sql = compiled.string
+        self._order = compiled.positiontup if compiled.positional else None
+
+    def first(self, params: dict[str, Any]) -> SimpleNamespace | None:
+        args: Any = tuple(params[k] for k in self._order) if self._order is not None else params
+        conn = self._engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self._sql, args)
+                row = cursor.fetchone()
+                names = [d[0] for d in cursor.description] if row is not None else []
+            finally:
+                cursor.close()
+        finally:
+            conn.close()
+        return None if row is None else SimpleNamespace(**dict(zip(names, row, strict=True)))
+
+
 class SqlStore:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time):
         self._engine = engine
@@ -97,6 +147,7 @@ class SqlStore:
         # a local SQLite file answers a keyed read in ~0.1 ms: cheaper to run on the event
         # loop than to hop to a thread; a networked database always goes to a thread
         self.inline_reads = engine.dialect.name == "sqlite"
+        self._task_for_secret = _Prepared(engine, _TASK_FOR_SECRET)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -133,6 +184,7 @@ class SqlStore:
                     prefix=key.prefix,
                     key_hash=hash_secret(secret),
                     created_at=_ts(key.created_at),
+                    webhook_secret=new_webhook_secret(),
                 )
             )
         return key, secret
@@ -263,6 +315,8 @@ class SqlStore:
             "cancel_requested": False,
             "created_at": _ts(t.created_at),
             "updated_at": _ts(t.updated_at),
+            "webhook_url": t.webhook_url,
+            "public_url": t.public_url,
         }
 
     @staticmethod
@@ -276,7 +330,8 @@ class SqlStore:
             kind=row.kind,
             engine=row.engine,
             status=TaskStatus(row.status),
-            spec=JobSpec.model_validate_json(row.spec),
+            # our own rows, validated when written: construct, don't validate again
+            spec=JobSpec.model_construct(**json.loads(row.spec)),
             progress=row.progress,
             error=error,
             result_key=row.result_key,
@@ -289,6 +344,8 @@ class SqlStore:
             created_at=_dt(row.created_at),  # type: ignore[arg-type]
             updated_at=_dt(row.updated_at),  # type: ignore[arg-type]
             finished_at=_dt(row.finished_at),
+            webhook_url=row.webhook_url,
+            public_url=row.public_url,
         )
 
     # -- reading ----------------------------------------------------------------------------
@@ -323,8 +380,7 @@ class SqlStore:
     def task_for_secret(self, task_id: str, secret: str) -> tuple[ApiKey | None, Task | None]:
         """The caller's key and its task, in one query on the hot path of task-status."""
         digest = hash_secret(secret)
-        with self._read() as conn:
-            row = conn.execute(_TASK_FOR_SECRET, {"task_id": task_id, "digest": digest}).first()
+        row = self._task_for_secret.first({"task_id": task_id, "digest": digest})
         if row is not None and hmac.compare_digest(row.owner_hash, digest):
             task = self._task(row)
             key = ApiKey(id=task.api_key_id, name="", prefix="", created_at=task.created_at)
@@ -384,6 +440,20 @@ class SqlStore:
         expired = and_(
             tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_expires_at < now
         )
+        settled = [
+            r.id
+            for r in conn.execute(
+                select(tasks.c.id).where(
+                    expired,
+                    or_(
+                        tasks.c.cancel_requested.is_(True),
+                        tasks.c.attempts >= tasks.c.max_attempts,
+                    ),
+                )
+            )
+        ]
+        if not settled:
+            return
         done = {
             "lease_owner": None,
             "lease_expires_at": None,
@@ -406,6 +476,7 @@ class SqlStore:
                 **done,
             )
         )
+        self._enqueue_webhooks(conn, settled, now)
 
     def heartbeat(
         self, task_id: str, owner: str, progress: float | None, lease_seconds: float
@@ -463,6 +534,8 @@ class SqlStore:
                     finished_at=now,
                 )
             )
+            if done.rowcount == 1:
+                self._enqueue_webhooks(conn, [task_id], now)
         return done.rowcount == 1
 
     def release(self, task_id: str, owner: str) -> bool:
@@ -486,17 +559,111 @@ class SqlStore:
             )
         return done.rowcount == 1
 
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def _enqueue_webhooks(self, conn: Connection, task_ids: Sequence[str], now: float) -> None:
+        """In the transaction that makes the tasks terminal: nothing finished is left unsent."""
+        rows = conn.execute(
+            select(tasks.c.id, tasks.c.api_key_id, tasks.c.webhook_url).where(
+                tasks.c.id.in_(list(task_ids)), tasks.c.webhook_url.is_not(None)
+            )
+        ).all()
+        if rows:
+            conn.execute(
+                webhook_deliveries.insert(),
+                [
+                    {
+                        "id": uuid.uuid4().hex,
+                        "task_id": r.id,
+                        "api_key_id": r.api_key_id,
+                        "url": r.webhook_url,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def claim_deliveries(self, limit: int, lease_seconds: float) -> list[Delivery]:
+        now = self._clock()
+        d = webhook_deliveries.c
+        with self._write() as conn:
+            rows = conn.execute(
+                select(webhook_deliveries)
+                .where(d.status == "pending", d.next_attempt_at <= now)
+                .order_by(d.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                conn.execute(
+                    webhook_deliveries.update()
+                    .where(d.id.in_([r.id for r in rows]))
+                    .values(next_attempt_at=now + lease_seconds)
+                )
+        return [Delivery(r.id, r.task_id, r.api_key_id, r.url, r.attempts) for r in rows]
+
+    def delivery_done(self, delivery_id: str, *, error: str | None, retry_at: float | None) -> None:
+        """Delivered (no error), to be tried again at ``retry_at``, or failed for good."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "attempts": webhook_deliveries.c.attempts + 1,
+            "last_error": error,
+        }
+        if error is None:
+            values.update(status="delivered", delivered_at=now)
+        elif retry_at is not None:
+            values.update(status="pending", next_attempt_at=retry_at)
+        else:
+            values.update(status="failed")
+        with self._write() as conn:
+            conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(**values)
+            )
+
+    def deliveries(self, task_id: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(webhook_deliveries)
+                .where(webhook_deliveries.c.task_id == task_id)
+                .order_by(webhook_deliveries.c.created_at)
+            ).all()
+        return [
+            {"status": r.status, "attempts": r.attempts, "last_error": r.last_error, "url": r.url}
+            for r in rows
+        ]
+
+    def webhook_secret(self, api_key_id: str) -> str:
+        with self._write() as conn:
+            secret = conn.execute(
+                select(api_keys.c.webhook_secret).where(api_keys.c.id == api_key_id)
+            ).scalar_one()
+            if secret is None:  # a key made before webhooks existed
+                secret = new_webhook_secret()
+                conn.execute(
+                    api_keys.update()
+                    .where(api_keys.c.id == api_key_id)
+                    .values(webhook_secret=secret)
+                )
+        return str(secret)
+
     # -- user actions -------------------------------------------------------------------------
 
     def cancel(self, task_id: str, api_key_id: str) -> Task | None:
         now = self._clock()
         mine = and_(tasks.c.id == task_id, tasks.c.api_key_id == api_key_id)
         with self._write() as conn:
-            conn.execute(
+            canceled = conn.execute(
                 tasks.update()
                 .where(mine, tasks.c.status == TaskStatus.QUEUED.value)
                 .values(status=TaskStatus.CANCELED.value, updated_at=now, finished_at=now)
             )
+            if canceled.rowcount:
+                self._enqueue_webhooks(conn, [task_id], now)
             conn.execute(
                 tasks.update()
                 .where(mine, tasks.c.status == TaskStatus.PROCESSING.value)

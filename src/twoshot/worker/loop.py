@@ -21,6 +21,7 @@ from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.engines import Engine, Job, Outcome, Progress
 from twoshot.errors import Canceled, InvalidImage, JobFailed, LeaseLost, TwoshotError
 from twoshot.images import Limits, decode, encode_jpeg
+from twoshot.metrics import Metrics
 from twoshot.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,11 @@ class Interrupted(Exception):
 class _Lease:
     """Keeps one task's lease alive from a side thread and relays progress and cancel."""
 
-    def __init__(self, store: Store, task: Task, owner: str, seconds: float):
+    def __init__(
+        self, store: Store, task: Task, owner: str, seconds: float, metrics: Metrics | None
+    ):
         self._store, self._task, self._owner, self._seconds = store, task, owner, seconds
+        self._metrics = metrics
         self.progress: float | None = None
         self.canceled = False
         self.lost = False
@@ -65,6 +69,9 @@ class _Lease:
             return
         self.lost = not beat.ours
         self.canceled = beat.cancel_requested
+        if self._metrics is not None:
+            self._metrics.heartbeats.labels(self._owner).inc()
+            self._metrics.last_heartbeat.labels(self._owner).set_to_current_time()
 
     def stop(self) -> None:
         self._done.set()
@@ -83,6 +90,7 @@ class Worker:
         lease_seconds: float = 60.0,
         poll_interval: float = 0.5,
         owner: str | None = None,
+        metrics: Metrics | None = None,
     ):
         self._store = store
         self._blobs = blobs
@@ -92,6 +100,7 @@ class Worker:
         self._lease_seconds = lease_seconds
         self._poll = poll_interval
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        self._metrics = metrics
         self.state = WorkerState.NEW
         self._stop = threading.Event()
         self._stop_now = threading.Event()
@@ -138,7 +147,7 @@ class Worker:
         return True
 
     def _run(self, task: Task) -> None:
-        lease = _Lease(self._store, task, self.owner, self._lease_seconds)
+        lease = _Lease(self._store, task, self.owner, self._lease_seconds, self._metrics)
         started = time.perf_counter()
 
         def progress(fraction: float) -> None:
@@ -196,11 +205,17 @@ class Worker:
             if result:
                 self._blobs.delete_result(result)
             return
+        elapsed = time.perf_counter() - started
+        if self._metrics is not None:
+            if status is TaskStatus.COMPLETED:
+                self._metrics.task_duration.labels(self._engine.name, task.kind).observe(elapsed)
+            elif error is not None:
+                self._metrics.task_failures.labels(self._engine.name, error.code).inc()
         log.info(
             "task %s %s in %.2f s (attempt %d)%s",
             task.id,
             status.value,
-            time.perf_counter() - started,
+            elapsed,
             task.attempts,
             f": {error.code}" if error else "",
         )

@@ -1,0 +1,75 @@
+"""Prometheus metrics of one process, in a registry of its own (no global state).
+
+- ``twoshot_tasks{status}``: tasks in the store by status (read from the store at scrape time)
+- ``twoshot_task_duration_seconds{engine,kind}``: claim to finish, completed tasks
+- ``twoshot_task_failures_total{engine,code}``: failed tasks by error code
+- ``twoshot_rejections_total{code}``: requests refused with a 4xx, by code (fetch refusals
+  are ``url_not_allowed`` and ``fetch_failed``)
+- ``twoshot_worker_heartbeats_total{worker}`` and ``twoshot_worker_last_heartbeat_seconds{worker}``
+- ``twoshot_webhook_deliveries_total{outcome}``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _QueueCollector(Collector):
+    def __init__(self, counts: Callable[[], dict[str, int]]):
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "twoshot_tasks", "Tasks in the store by status", labels=["status"]
+        )
+        for status, n in self._counts().items():
+            family.add_metric([status], n)
+        yield family
+
+
+class Metrics:
+    def __init__(self, counts: Callable[[], dict[str, int]] | None = None):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.task_duration = Histogram(
+            "twoshot_task_duration_seconds",
+            "Seconds from claim to finish of completed tasks",
+            ["engine", "kind"],
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+            registry=r,
+        )
+        self.task_failures = Counter(
+            "twoshot_task_failures_total",
+            "Failed tasks by error code",
+            ["engine", "code"],
+            registry=r,
+        )
+        self.rejections = Counter(
+            "twoshot_rejections_total",
+            "Requests refused with a 4xx, by error code",
+            ["code"],
+            registry=r,
+        )
+        self.heartbeats = Counter(
+            "twoshot_worker_heartbeats_total", "Lease heartbeats sent", ["worker"], registry=r
+        )
+        self.last_heartbeat = Gauge(
+            "twoshot_worker_last_heartbeat_seconds",
+            "UNIX time of the last heartbeat",
+            ["worker"],
+            registry=r,
+        )
+        self.webhooks = Counter(
+            "twoshot_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"], registry=r
+        )
+        if counts is not None:
+            r.register(_QueueCollector(counts))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
