@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from twoshot import __version__
-from twoshot.api import errors, ops, submit, tasks
+from twoshot.api import errors, ops, playground, submit, tasks
 from twoshot.api.limits import BodyLimit
 from twoshot.runtime import Runtime
 
@@ -26,6 +29,23 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(submit.router)
     app.include_router(tasks.router)
     app.include_router(ops.router)
+    app.include_router(playground.router)
     # six images at the upload limit, plus the form fields
     app.add_middleware(BodyLimit, max_bytes=6 * rt.settings.max_upload_bytes + (1 << 20))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, less the 422 it documents by default: twoshot answers 400."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

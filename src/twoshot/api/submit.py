@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from twoshot.api.deps import api_key, base_url, runtime
-from twoshot.api.views import ERRORS, Submitted
+from twoshot.api.views import ERRORS, SUBMIT_ERRORS, Submitted
 from twoshot.domain import ApiKey
 from twoshot.errors import InvalidInput
 from twoshot.images import Limits, check_size
@@ -26,7 +26,7 @@ from twoshot.service import (
     PersonRequest,
 )
 
-router = APIRouter(prefix="/api", tags=["generation"], responses=ERRORS)
+router = APIRouter(prefix="/api", tags=["generation"], responses={**ERRORS, **SUBMIT_ERRORS})
 
 WEBHOOK_DOC = "POSTed the task-status body, signed, when each task ends (Standard Webhooks)"
 IdemKey = Annotated[

@@ -12,6 +12,7 @@ from twoshot.status import batch_body, result_url, task_body
 
 __all__ = [
     "ERRORS",
+    "SUBMIT_ERRORS",
     "ErrorBody",
     "Submitted",
     "TaskStatusBody",
@@ -62,4 +63,11 @@ class TaskStatusBody(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Bad request: the error says what to fix."},
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked X-Api-Key."},
+}
+SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "Idempotency-Key reused with another request."},
+    413: {
+        "model": ErrorBody,
+        "description": "An image or the body is over the byte or pixel limit.",
+    },
 }
