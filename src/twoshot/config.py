@@ -42,6 +42,21 @@ class Settings(BaseSettings):
     fetch_total_timeout: float = 20.0
     fetch_max_redirects: int = 3
 
+    # the qwen-edit engine (GPU)
+    model_dir: Path | None = Field(default=None, description="local Qwen-Image-Edit checkpoint")
+    device: str | None = Field(
+        default=None, description="cuda, cuda:1, cpu; default: cuda if present"
+    )
+    qwen_steps: int | None = Field(default=None, description="default 40, or 8 with a LoRA")
+    qwen_cfg: float | None = Field(
+        default=None, description="true CFG scale; default 4, or 1 with a LoRA"
+    )
+    qwen_lora: Path | None = Field(default=None, description="step-distilled LoRA (.safetensors)")
+    qwen_offload: bool = Field(default=False, description="model CPU offload for smaller GPUs")
+    qwen_identity_retries: int = Field(
+        default=2, ge=0, description="extra seeds when identity fails"
+    )
+
     # webhooks
     webhook_backoff: float = Field(default=5.0, description="first retry delay; ×4 each time")
     webhook_max_attempts: int = 8

@@ -1,6 +1,7 @@
 """Engines turn jobs into images. ``Engine`` is the protocol; ``load_engine`` finds one by name.
 
-Built in: ``studio`` (CPU compositing, the embedded default). Any other name of the form
+Built in: ``studio`` (CPU compositing, the embedded default) and ``qwen-edit`` (diffusers,
+GPU; the ``diffusion`` extra). Any other name of the form
 ``package.module:factory`` is imported and called with the ``Settings``; that is how tests
 plug in small fixture engines and how operators add their own.
 """
@@ -58,6 +59,7 @@ class Engine(Protocol):
 
 BUILTIN = {
     "studio": "twoshot.engines.studio:StudioEngine",
+    "qwen-edit": "twoshot.engines.qwen_edit:QwenEditEngine",
 }
 
 

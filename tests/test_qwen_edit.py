@@ -1,0 +1,193 @@
+"""The qwen-edit engine on CPU with no weights: a tiny random-weight Qwen-Image-Edit built from
+configs, saved in the real checkpoint layout and loaded back through the users' loader.
+Run alone with ``pytest -m diffusion``."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("diffusers", reason="needs the diffusion extra: pip install '.[diffusion]'")
+
+from tests.conftest import Live, make_settings, photo, start_live, stop_live
+from tests.photos import load, side_by_side
+from twoshot.domain import JobSpec
+from twoshot.engines import Job, load_engine
+from twoshot.errors import Canceled
+from twoshot.runtime import Runtime, default_evaluator
+
+pytestmark = pytest.mark.diffusion
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    import diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus as plus
+
+    from twoshot.engines.qwen_edit.random_weights import components, save_checkpoint
+
+    # the pipeline resizes every reference to ~384² and ~1024² whatever the model's size;
+    # at tiny size that is all the cost, so the tests shrink them
+    sizes = plus.CONDITION_IMAGE_SIZE, plus.VAE_IMAGE_SIZE
+    plus.CONDITION_IMAGE_SIZE, plus.VAE_IMAGE_SIZE = 56 * 56, 64 * 64
+    yield save_checkpoint(
+        components("tiny"), tmp_path_factory.mktemp("qwen") / "Qwen-Image-Edit-tiny"
+    )
+    plus.CONDITION_IMAGE_SIZE, plus.VAE_IMAGE_SIZE = sizes
+
+
+@pytest.fixture(scope="session")
+def engine(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    settings = make_settings(
+        tmp_path_factory.mktemp("e"),
+        model_dir=checkpoint,
+        device="cpu",
+        qwen_steps=2,
+        qwen_cfg=1.0,
+        qwen_identity_retries=1,
+    )
+    return load_engine("qwen-edit", settings)
+
+
+def test_incomplete_model_dir_is_named(checkpoint: Path, tmp_path: Path) -> None:
+    from twoshot.engines.qwen_edit.loading import ModelDirError, check_model_dir
+
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoint, broken)
+    shutil.rmtree(broken / "vae")
+    (broken / "model_index.json").unlink()
+    with pytest.raises(ModelDirError) as err:
+        check_model_dir(broken)
+    assert "vae/config.json" in str(err.value) and "model_index.json" in str(err.value)
+    with pytest.raises(ModelDirError, match="TWOSHOT_MODEL_DIR"):
+        check_model_dir(None)
+    with pytest.raises(ModelDirError):
+        load_engine("qwen-edit", make_settings(tmp_path, model_dir=broken, device="cpu"))
+
+
+def job(spec: JobSpec) -> Job:
+    images = {
+        "m": load("obama"),
+        "f": load("astronaut"),
+        "p": side_by_side("astronaut", "obama3"),
+        "c": load("obama3"),
+    }
+    return Job("t", spec, images)
+
+
+def test_conditions_name_who_is_in_which_picture(engine) -> None:  # type: ignore[no-untyped-def]
+    images, text = engine.conditions(
+        job(JobSpec(kind="couple", male="m", female="f", pose="p", prompt="beach"))
+    )
+    assert len(images) == 3  # man, woman, pose skeleton
+    assert (
+        "Picture 1 shows a man" in text
+        and "Picture 3 is a pose skeleton" in text
+        and "beach" in text
+    )
+    images, text = engine.conditions(
+        job(JobSpec(kind="person", references=["m"], control="c", prompt="park"))
+    )
+    assert len(images) == 2 and "Picture 2 is a pose skeleton" in text
+
+
+def test_progress_each_step_and_cancel_at_the_next(engine) -> None:  # type: ignore[no-untyped-def]
+    images, text = engine.conditions(job(JobSpec(kind="person", references=["m"], prompt="x")))
+    seen: list[float] = []
+    engine.run(images, text, (256, 256), [1], seen.append)
+    assert seen == [0.5, 1.0]
+
+    def cancel_after_first(fraction: float) -> None:
+        seen.append(fraction)
+        raise Canceled
+
+    seen.clear()
+    with pytest.raises(Canceled):
+        engine.run(images, text, (256, 256), [1], cancel_after_first)
+    assert seen == [0.5]
+
+
+def test_seeds_reproduce_and_shared_jobs_run_as_one_call(
+    engine, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    spec = JobSpec(kind="person", references=["m"], prompt="studio", seed=5, width=256, height=256)
+    calls: list[int] = []
+    run = engine.run
+
+    def counting(images, text, size, seeds, progress):  # type: ignore[no-untyped-def]
+        calls.append(len(seeds))
+        return run(images, text, size, seeds, progress)
+
+    monkeypatch.setattr(engine, "run", counting)
+    monkeypatch.setattr(engine, "_retries", 0)
+    together = engine.generate(
+        [job(spec), job(spec.model_copy(update={"seed": 6}))], lambda _f: None
+    )
+    assert calls == [2]
+    alone = engine.generate([job(spec.model_copy(update={"seed": 6}))], lambda _f: None)
+
+    def diff(a, b) -> float:  # type: ignore[no-untyped-def]
+        return float(
+            np.abs(np.asarray(a.image, np.float32) - np.asarray(b.image, np.float32)).mean()
+        )
+
+    assert diff(together[1], alone[0]) < 1.0  # the same seed, batched or not (float noise only)
+    assert diff(together[0], together[1]) > 10.0  # another seed, another picture
+
+
+@pytest.fixture
+def served(checkpoint: Path, tmp_path: Path) -> Iterator[Live]:
+    settings = make_settings(
+        tmp_path,
+        engine="qwen-edit",
+        model_dir=checkpoint,
+        device="cpu",
+        qwen_steps=2,
+        qwen_cfg=1.0,
+        qwen_identity_retries=1,
+    )
+    server = start_live(Runtime.build(settings))
+    yield server
+    stop_live(server)
+
+
+def test_couple_and_person_tasks_complete_through_the_worker(served: Live) -> None:
+    files = {
+        "maleImage": ("m.jpg", photo("obama.jpg")),
+        "femaleImage": ("f.jpg", photo("astronaut.jpg")),
+        "poseImage": ("p.jpg", photo("obama3.jpg")),
+    }
+    couple = httpx.post(
+        f"{served.url}/api/couple_image",
+        headers=served.headers,
+        files=files,
+        data={"prompt": "beach", "width": "512", "height": "512", "seed": "3"},
+        timeout=60,
+    )
+    assert couple.status_code == 200, couple.text
+    person = httpx.post(
+        f"{served.url}/api/person_image",
+        headers=served.headers,
+        files={"personImages[0]": ("p.jpg", photo("obama2.jpg"))},
+        data={"prompt": "studio portrait", "width": "512", "height": "512"},
+        timeout=60,
+    )
+    assert person.status_code == 200, person.text
+    rt = served.runtime
+    worker = rt.make_worker(load_engine("qwen-edit", rt.settings), default_evaluator())
+    assert worker.run(burst=True) == 2
+    for answer in (couple, person):
+        body = httpx.get(
+            f"{served.url}/api/task-status/{answer.json()['task_id']}", headers=served.headers
+        ).json()
+        assert body["status"] == "completed", body
+        gate = body["quality"]["identity_gate"]
+        # random weights draw no faces: the gate tries the next seed, then reports honestly
+        assert gate == {"attempts": 2, "seeds": gate["seeds"], "passed": False}
+        assert "missing_person" in body["quality"]["flags"]
+        assert httpx.get(body["image_url"]).status_code == 200
