@@ -40,7 +40,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema, less the 422 it documents by default: twoshot answers 400."""
     if app.openapi_schema is None:
         schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=[*app.routes, *tasks.docs.routes],
         )
         for path in schema.get("paths", {}).values():
             for operation in path.values():

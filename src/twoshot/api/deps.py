@@ -28,7 +28,14 @@ async def api_key(request: Request, secret: str | None = Security(api_key_header
 
 
 def base_url(request: Request) -> str:
+    """Where result URLs point: TWOSHOT_PUBLIC_URL, else the host the client asked for
+    (what Starlette's ``request.base_url`` gives, without building a URL object per poll)."""
     configured = runtime(request).settings.public_url
     if configured:
         return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    scope = request.scope
+    host = request.headers.get("host")
+    if not host:
+        server = scope.get("server") or ("localhost", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}".rstrip("/")

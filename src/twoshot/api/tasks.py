@@ -24,7 +24,28 @@ def _body(target: Task | Batch, base: str) -> dict:
     return batch_body(target, base) if isinstance(target, Batch) else task_body(target, base)
 
 
-@router.get(
+async def _status(request: Request, task_id: str, secret: str | None) -> JSONResponse:
+    rt = runtime(request)
+    if rt.store.inline_reads:  # see SqlStore.inline_reads
+        target = rt.service.status(task_id, secret)
+    else:
+        target = await run_in_threadpool(rt.service.status, task_id, secret)
+    return JSONResponse(_body(target, base_url(request)))
+
+
+async def task_status_endpoint(request: Request) -> JSONResponse:
+    """task-status, the route clients poll, as a plain Starlette endpoint: FastAPI's
+    per-request dependency solving would cost more than the whole lookup (bench/RESULTS.md)."""
+    return await _status(request, request.path_params["task_id"], request.headers.get("x-api-key"))
+
+
+router.add_route("/api/task-status/{task_id}", task_status_endpoint, methods=["GET"])
+
+# The same route declared the FastAPI way, for the OpenAPI schema only (see app._openapi).
+docs = APIRouter(responses=ERRORS)
+
+
+@docs.get(
     "/api/task-status/{task_id}",
     response_model=TaskStatusBody,
     responses=NOT_FOUND,
@@ -32,12 +53,7 @@ def _body(target: Task | Batch, base: str) -> dict:
     summary="Status of a task or a batch; image_url once completed",
 )
 async def task_status(request: Request, task_id: str, secret: Secret = None) -> JSONResponse:
-    rt = runtime(request)
-    if rt.store.inline_reads:  # the hot path: see SqlStore.inline_reads
-        target = rt.service.status(task_id, secret)
-    else:
-        target = await run_in_threadpool(rt.service.status, task_id, secret)
-    return JSONResponse(_body(target, base_url(request)))
+    return await _status(request, task_id, secret)
 
 
 # The routes below are sync: FastAPI runs them in its thread pool, so the store's blocking

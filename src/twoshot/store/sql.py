@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -115,18 +116,42 @@ def make_engine(url: str) -> Engine:
 
 
 class _Prepared:
-    """A read compiled once and run on a pooled DB-API connection, skipping SQLAlchemy's
-    per-execution machinery: for the one query on the hot path of every poll."""
+    """A read compiled once and run on a DB-API connection, skipping SQLAlchemy's
+    per-execution machinery: for the one query on the hot path of every poll.
 
-    def __init__(self, engine: Engine, statement: Select[Any]):
+    With ``keep_connection`` (SQLite, whose reads run on the event loop's one thread) each
+    thread keeps its connection instead of checking one out of the pool per call.
+    """
+
+    def __init__(self, engine: Engine, statement: Select[Any], *, keep_connection: bool):
         compiled = statement.compile(dialect=engine.dialect)
         self._engine = engine
         self._sql = compiled.string
         self._order = compiled.positiontup if compiled.positional else None
+        self._local = threading.local() if keep_connection else None
+        self._kept: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _cursor_source(self) -> tuple[Any, bool]:
+        if self._local is None:
+            return self._engine.raw_connection(), True
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._engine.raw_connection()
+            with self._lock:
+                self._kept.append(conn)
+        return conn, False
+
+    def close(self) -> None:
+        with self._lock:
+            kept, self._kept = self._kept, []
+        for conn in kept:
+            conn.close()
+        self._local = threading.local() if self._local is not None else None
 
     def first(self, params: dict[str, Any]) -> SimpleNamespace | None:
         args: Any = tuple(params[k] for k in self._order) if self._order is not None else params
-        conn = self._engine.raw_connection()
+        conn, give_back = self._cursor_source()
         try:
             cursor = conn.cursor()
             try:
@@ -136,7 +161,8 @@ class _Prepared:
             finally:
                 cursor.close()
         finally:
-            conn.close()
+            if give_back:
+                conn.close()
         return None if row is None else SimpleNamespace(**dict(zip(names, row, strict=True)))
 
 
@@ -147,7 +173,9 @@ class SqlStore:
         # a local SQLite file answers a keyed read in ~0.1 ms: cheaper to run on the event
         # loop than to hop to a thread; a networked database always goes to a thread
         self.inline_reads = engine.dialect.name == "sqlite"
-        self._task_for_secret = _Prepared(engine, _TASK_FOR_SECRET)
+        self._task_for_secret = _Prepared(
+            engine, _TASK_FOR_SECRET, keep_connection=self.inline_reads
+        )
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -164,6 +192,7 @@ class SqlStore:
                 yield conn
 
     def close(self) -> None:
+        self._task_for_secret.close()
         self._engine.dispose()
 
     # -- api keys ---------------------------------------------------------------------------
