@@ -7,7 +7,7 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
 install: $(VENV)/bin/python
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,diffusion]'
 
 test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
@@ -27,3 +27,4 @@ bench: install
 	$(PY) bench/api.py
 	$(PY) bench/vision.py
 	$(PY) bench/studio.py
+	$(PY) bench/gpu_qwen_edit.py

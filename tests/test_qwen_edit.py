@@ -48,6 +48,7 @@ def engine(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):  # type:
         qwen_steps=2,
         qwen_cfg=1.0,
         qwen_identity_retries=1,
+        qwen_reference_size=64,
     )
     return load_engine("qwen-edit", settings)
 
@@ -150,6 +151,7 @@ def served(checkpoint: Path, tmp_path: Path) -> Iterator[Live]:
         qwen_steps=2,
         qwen_cfg=1.0,
         qwen_identity_retries=1,
+        qwen_reference_size=64,
     )
     server = start_live(Runtime.build(settings))
     yield server

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     qwen_identity_retries: int = Field(
         default=2, ge=0, description="extra seeds when identity fails"
     )
+    qwen_reference_size: int = Field(
+        default=512, ge=64, description="side of the references' VAE input (stock: 1024)"
+    )
 
     # webhooks
     webhook_backoff: float = Field(default=5.0, description="first retry delay; ×4 each time")
