@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,25 @@ def stop_live(live: Live) -> None:
     live.server.should_exit = True
     live.thread.join(10)
     live.runtime.close()
+
+
+@contextmanager
+def working_server(runtime: Runtime, engine_name: str | None = None) -> Iterator[Live]:
+    """A live server plus one worker thread with the real identity evaluator."""
+    from twoshot.engines import load_engine
+    from twoshot.runtime import default_evaluator
+
+    server = start_live(runtime)
+    name = engine_name or runtime.settings.engine
+    worker = runtime.make_worker(load_engine(name, runtime.settings), default_evaluator())
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        worker.stop()
+        thread.join(10)
+        stop_live(server)
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:

@@ -6,33 +6,24 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.conftest import DATA, Live, make_settings, start_live, stop_live
+from tests.conftest import DATA, Live, make_settings, working_server
 from tests.process import cli, env_for
 from twoshot.client import ApiError, AsyncClient, Client
-from twoshot.engines import load_engine
-from twoshot.runtime import Runtime, default_evaluator
+from twoshot.runtime import Runtime
 from twoshot.service import NoChecks
 
 
 @pytest.fixture
 def working(tmp_path: Path) -> Iterator[Live]:
-    """A live server whose in-process worker runs the fixture engine with the real evaluator."""
-    rt = Runtime.build(make_settings(tmp_path), checks=NoChecks())
-    server = start_live(rt)
-    worker = rt.make_worker(load_engine(rt.settings.engine, rt.settings), default_evaluator())
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    yield server
-    worker.stop()
-    thread.join(10)
-    stop_live(server)
+    """The fixture engine, with the real evaluator, behind a live server."""
+    with working_server(Runtime.build(make_settings(tmp_path), checks=NoChecks())) as server:
+        yield server
 
 
 def test_sync_client(working: Live) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, Live, make_settings, start_live, stop_live
-from twoshot.engines import load_engine
-from twoshot.runtime import Runtime, default_evaluator
+from tests.conftest import DATA, Live, make_settings, working_server
+from twoshot.runtime import Runtime
 from twoshot.service import NoChecks
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,15 +28,9 @@ ARGS = [
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Live]:
-    rt = Runtime.build(make_settings(tmp_path, engine="studio"), checks=NoChecks())
-    server = start_live(rt)
-    worker = rt.make_worker(load_engine("studio", rt.settings), default_evaluator())
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    yield server
-    worker.stop()
-    thread.join(10)
-    stop_live(server)
+    runtime = Runtime.build(make_settings(tmp_path, engine="studio"), checks=NoChecks())
+    with working_server(runtime) as server:
+        yield server
 
 
 def browser(playwright):  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from twoshot.service import (
     Options,
     PersonItem,
     PersonRequest,
+    Submission,
 )
 
 router = APIRouter(prefix="/api", tags=["generation"], responses={**ERRORS, **SUBMIT_ERRORS})
@@ -52,6 +53,12 @@ async def _image(
     if url:
         return ImageInput(field, url=url)
     return None
+
+
+def _how(
+    request: Request, engine: str | None, idempotency_key: str | None, webhook_url: str | None
+) -> Submission:
+    return Submission(engine, idempotency_key, webhook_url, public_url=base_url(request))
 
 
 def _required(item: ImageInput | None, field: str, what: str) -> ImageInput:
@@ -103,12 +110,7 @@ async def couple_image(
         options=Options(prompt=prompt, seed=seed, width=width, height=height, layout=layout),
     )
     return await runtime(request).service.submit_couple(
-        key,
-        req,
-        engine=engine,
-        idempotency_key=idempotency_key,
-        webhook_url=webhook_url,
-        public_url=base_url(request),
+        key, req, _how(request, engine, idempotency_key, webhook_url)
     )
 
 
@@ -157,12 +159,7 @@ async def person_image(
         options=Options(prompt=prompt, seed=seed, width=width, height=height),
     )
     return await runtime(request).service.submit_person(
-        key,
-        req,
-        engine=engine,
-        idempotency_key=idempotency_key,
-        webhook_url=webhook_url,
-        public_url=base_url(request),
+        key, req, _how(request, engine, idempotency_key, webhook_url)
     )
 
 
@@ -230,12 +227,7 @@ async def couple_image_batch(
         ],
     )
     return await runtime(request).service.submit_batch(
-        key,
-        req,
-        engine=body.engine,
-        idempotency_key=idempotency_key,
-        webhook_url=body.webhook_url,
-        public_url=base_url(request),
+        key, req, _how(request, body.engine, idempotency_key, body.webhook_url)
     )
 
 
@@ -257,12 +249,7 @@ async def person_image_batch(
         person_items=[PersonItem(it.controlImage, it.options(it.prompt)) for it in body.promptData],
     )
     return await runtime(request).service.submit_batch(
-        key,
-        req,
-        engine=body.engine,
-        idempotency_key=idempotency_key,
-        webhook_url=body.webhook_url,
-        public_url=base_url(request),
+        key, req, _how(request, body.engine, idempotency_key, body.webhook_url)
     )
 
 

@@ -10,6 +10,7 @@ from twoshot.service.requests import (
     Options,
     PersonItem,
     PersonRequest,
+    Submission,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "PersonRequest",
     "Role",
     "Service",
+    "Submission",
 ]

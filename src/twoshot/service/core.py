@@ -21,6 +21,7 @@ from twoshot.service.requests import (
     Options,
     PersonRequest,
     Resolved,
+    Submission,
     resolve_options,
 )
 from twoshot.store import Idempotency, Store
@@ -62,14 +63,11 @@ class Service:
         self,
         key: ApiKey,
         req: CoupleRequest,
-        *,
-        engine: str | None = None,
-        idempotency_key: str | None = None,
-        webhook_url: str | None = None,
-        public_url: str | None = None,
+        how: Submission = Submission(),
     ) -> dict:
-        engine = self._engine(engine)
-        callback = await self._callback(webhook_url, public_url)
+        engine = self._engine(how.engine)
+        callback = await self._callback(how.webhook_url, how.public_url)
+        idempotency_key = how.idempotency_key
         opts = self._resolve(req.options, prompt_required=False)
         images = [(req.male, Role.REFERENCE), (req.female, Role.REFERENCE)]
         if req.pose is not None:
@@ -92,14 +90,11 @@ class Service:
         self,
         key: ApiKey,
         req: PersonRequest,
-        *,
-        engine: str | None = None,
-        idempotency_key: str | None = None,
-        webhook_url: str | None = None,
-        public_url: str | None = None,
+        how: Submission = Submission(),
     ) -> dict:
-        engine = self._engine(engine)
-        callback = await self._callback(webhook_url, public_url)
+        engine = self._engine(how.engine)
+        callback = await self._callback(how.webhook_url, how.public_url)
+        idempotency_key = how.idempotency_key
         if not req.references:
             raise InvalidInput(
                 "personImages[0] is required: upload 1 to 4 photos of the person",
@@ -127,14 +122,11 @@ class Service:
         self,
         key: ApiKey,
         req: BatchRequest,
-        *,
-        engine: str | None = None,
-        idempotency_key: str | None = None,
-        webhook_url: str | None = None,
-        public_url: str | None = None,
+        how: Submission = Submission(),
     ) -> dict:
-        engine = self._engine(engine)
-        callback = await self._callback(webhook_url, public_url)
+        engine = self._engine(how.engine)
+        callback = await self._callback(how.webhook_url, how.public_url)
+        idempotency_key = how.idempotency_key
         self._check_batch_shape(req)
         if req.kind == "couple":
             resolved = [

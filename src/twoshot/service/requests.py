@@ -22,6 +22,16 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """How a request is submitted, beside what it asks for."""
+
+    engine: str | None = None
+    idempotency_key: str | None = None
+    webhook_url: str | None = None
+    public_url: str | None = None  # base of image_url, as the client reached us
+
+
+@dataclass(frozen=True)
 class Options:
     prompt: str | None = None
     seed: int | None = None
