@@ -3,8 +3,11 @@ without sleeping."""
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,17 +28,51 @@ class Clock:
         return self.now
 
 
-BACKENDS = ["sqlite"]
+# PostgreSQL runs on the dev and CI machines (trust auth); elsewhere set TWOSHOT_TEST_POSTGRES
+# to a server, or the PostgreSQL half of the suite is skipped.
+POSTGRES = os.environ.get(
+    "TWOSHOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
-@pytest.fixture(params=BACKENDS)
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A schema of its own for one test, dropped afterwards: the URL to use it."""
+    pytest.importorskip("psycopg")
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES)
+    name = f"twoshot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    except Exception as exc:  # no server here
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES}: {type(exc).__name__}")
+    sep = "&" if "?" in POSTGRES else "?"
+    try:
+        yield f"{POSTGRES}{sep}options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate(engine)
-    clock = Clock()
-    store = SqlStore(engine, clock=clock)
-    yield store, clock
-    store.close()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'store.db'}"
+        else:
+            url = stack.enter_context(postgres_schema())
+        engine = make_engine(url)
+        migrate(engine)
+        clock = Clock()
+        store = SqlStore(engine, clock=clock)
+        yield store, clock
+        store.close()
 
 
 @pytest.fixture
