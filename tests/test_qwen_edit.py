@@ -193,3 +193,19 @@ def test_couple_and_person_tasks_complete_through_the_worker(served: Live) -> No
         assert gate == {"attempts": 2, "seeds": gate["seeds"], "passed": False}
         assert "missing_person" in body["quality"]["flags"]
         assert httpx.get(body["image_url"]).status_code == 200
+
+
+def test_full_size_architecture_has_the_published_parameter_counts() -> None:
+    """What bench/gpu_qwen_edit.py builds on a GPU, built on the meta device (no memory)."""
+    import torch
+
+    from twoshot.engines.qwen_edit.random_weights import components
+
+    with torch.device("meta"):
+        parts = components("full")
+
+    def billions(name: str) -> float:
+        return sum(p.numel() for p in parts[name].parameters()) / 1e9
+
+    assert billions("transformer") == pytest.approx(20.43, abs=0.05)
+    assert billions("text_encoder") == pytest.approx(8.29, abs=0.05)

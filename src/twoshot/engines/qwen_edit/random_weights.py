@@ -107,14 +107,17 @@ def _text_config(tok: Any, tiny: bool) -> Any:
             "fullatt_block_indexes": [7, 15, 23, 31],
         }
         hidden = 3584
+    # full size keeps Qwen's vocabulary size (its embedding and head are 1.1 B parameters);
+    # the byte-level tokenizer's ids all fall inside it
+    vocab = len(tok) if tiny else 152064
     text.update(
-        rope_theta=1000000.0, vocab_size=len(tok), bos_token_id=None, eos_token_id=tok.eos_token_id
+        rope_theta=1000000.0, vocab_size=vocab, bos_token_id=None, eos_token_id=tok.eos_token_id
     )
     return Qwen2_5_VLConfig(
         text_config=text,
         vision_config=vision,
         hidden_size=hidden,
-        vocab_size=len(tok),
+        vocab_size=vocab,
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
