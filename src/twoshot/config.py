@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     reference_max_side: int = 2048
     face_checks: bool = Field(default=True, description="check reference faces at submission")
 
+    # per-key limits, counted in tasks and stored in the database (0: no limit)
+    rate_limit_per_minute: int = Field(default=0, ge=0)
+    quota_per_day: int = Field(default=0, ge=0)
+    max_queued: int = Field(
+        default=10_000, ge=0, description="backpressure: queued tasks, all keys"
+    )
+
     # URL fetching
     fetch_allow_private: bool = False
     fetch_connect_timeout: float = 5.0

@@ -9,6 +9,7 @@ TwoshotError            every domain error; ``code`` is stable, ``field`` names 
 ├── Unauthorized        401 unauthorized
 ├── NotFound            404 not_found
 ├── Conflict            409 conflict: e.g. an Idempotency-Key reused with another body
+├── RateLimited         429 rate_limited, quota_exceeded, queue_full (with retry_after)
 └── JobFailed           a task's terminal failure (engine_error, ...): never an HTTP answer
 
 Only ``twoshot.api`` turns these into HTTP statuses.
@@ -64,6 +65,14 @@ class NotFound(TwoshotError):
 
 class Conflict(TwoshotError):
     code = "conflict"
+
+
+class RateLimited(TwoshotError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = max(1, retry_after)
 
 
 class JobFailed(TwoshotError):

@@ -84,6 +84,9 @@ class Runtime:
             max_batch_items=settings.max_batch_items,
             max_batch_references=settings.max_batch_references,
             result_ttl=settings.result_ttl,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+            quota_per_day=settings.quota_per_day,
+            max_queued=settings.max_queued,
         )
         return cls(settings, store, blobs, fetcher, service, Metrics(store.count_by_status))
 

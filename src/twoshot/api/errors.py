@@ -18,6 +18,7 @@ from twoshot.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     TwoshotError,
     Unauthorized,
 )
@@ -30,6 +31,7 @@ STATUS = {
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
+    RateLimited: 429,
 }
 
 _HTTP_CODES = {
@@ -89,7 +91,8 @@ def install(app: FastAPI) -> None:
             request.app.state.runtime.metrics.rejections.labels(exc.code).inc()
         if status == 500:
             log.error("unmapped domain error %s: %s", exc.code, exc.message)
-        return error_response(status, exc.code, exc.message, exc.field)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return error_response(status, exc.code, exc.message, exc.field, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -70,4 +70,5 @@ SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorBody,
         "description": "An image or the body is over the byte or pixel limit.",
     },
+    429: {"model": ErrorBody, "description": "Rate limit, quota or queue bound: see Retry-After."},
 }

@@ -7,12 +7,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from twoshot.blobs import Blobs
 from twoshot.domain import ApiKey, Batch, JobSpec, Kind, Task, TaskStatus
-from twoshot.errors import InvalidInput, NotFound, Unauthorized
+from twoshot.errors import InvalidInput, NotFound, RateLimited, Unauthorized
 from twoshot.service.intake import Intake, Role
 from twoshot.service.requests import (
     BatchRequest,
@@ -43,6 +44,9 @@ class Service:
         max_batch_items: int = 100,
         max_batch_references: int = 16,
         result_ttl: float = 24 * 3600.0,
+        rate_limit_per_minute: int = 0,
+        quota_per_day: int = 0,
+        max_queued: int = 0,
         clock: Callable[[], float] = time.time,
     ):
         self.store = store
@@ -55,6 +59,9 @@ class Service:
         self._max_items = max_batch_items
         self._max_refs = max_batch_references
         self._result_ttl = result_ttl
+        self._per_minute = rate_limit_per_minute
+        self._per_day = quota_per_day
+        self._max_queued = max_queued
         self._clock = clock
 
     # -- submission ---------------------------------------------------------------------------
@@ -75,6 +82,19 @@ class Service:
         idem = self._idempotency(key, idempotency_key, "couple", engine, images, req.options)
         if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
             return json.loads(answer)
+        async with self._admitted(key, 1):
+            return await self._couple(key, req, engine, opts, images, idem, callback)
+
+    async def _couple(
+        self,
+        key: ApiKey,
+        req: CoupleRequest,
+        engine: str,
+        opts: Resolved,
+        images: list,
+        idem: Idempotency | None,
+        callback: tuple,
+    ) -> dict:
         prepared = await self.intake.prepare(images)
         spec = self._spec(
             "couple",
@@ -108,6 +128,19 @@ class Service:
         idem = self._idempotency(key, idempotency_key, "person", engine, images, req.options)
         if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
             return json.loads(answer)
+        async with self._admitted(key, 1):
+            return await self._person(key, req, engine, opts, images, idem, callback)
+
+    async def _person(
+        self,
+        key: ApiKey,
+        req: PersonRequest,
+        engine: str,
+        opts: Resolved,
+        images: list,
+        idem: Idempotency | None,
+        callback: tuple,
+    ) -> dict:
         prepared = await self.intake.prepare(images)
         spec = self._spec(
             "person",
@@ -142,6 +175,19 @@ class Service:
         idem = self._idempotency(key, idempotency_key, f"batch-{req.kind}", engine, images, req)
         if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
             return json.loads(answer)
+        async with self._admitted(key, req.size):
+            return await self._batch(key, req, engine, resolved, images, idem, callback)
+
+    async def _batch(
+        self,
+        key: ApiKey,
+        req: BatchRequest,
+        engine: str,
+        resolved: list[Resolved],
+        images: list,
+        idem: Idempotency | None,
+        callback: tuple,
+    ) -> dict:
         prepared = await self.intake.prepare(images)
         batch = Batch(
             id="batch-" + uuid.uuid4().hex, api_key_id=key.id, kind=req.kind, created_at=self._now()
@@ -175,6 +221,45 @@ class Service:
                 self._new_task(key, req.kind, engine, spec, batch=batch, index=i, callback=callback)
             )
         return self._commit(tasks, batch, prepared.values(), idem)
+
+    @asynccontextmanager
+    async def _admitted(self, key: ApiKey, n: int) -> AsyncIterator[None]:
+        """Count ``n`` tasks against the key's limits and the queue bound, or refuse with 429.
+        A submission that fails after this takes its count back."""
+        if self._max_queued and self.store.queued_count() + n > self._max_queued:
+            raise RateLimited(
+                f"the queue is full ({self._max_queued} tasks waiting); try again shortly",
+                code="queue_full",
+                retry_after=30,
+            )
+        now = self._clock()
+        windows: list[tuple[str, float, int, str]] = []  # window, expires_at, limit, what
+        if self._per_minute:
+            minute = int(now // 60)
+            windows.append((f"m:{minute}", (minute + 2) * 60.0, self._per_minute, "per minute"))
+        if self._per_day:
+            day = int(now // 86400)
+            windows.append((f"d:{day}", (day + 2) * 86400.0, self._per_day, "per day"))
+        names = [w[0] for w in windows]
+        if windows:
+            counts = self.store.count_usage(key.id, [(w[0], w[1]) for w in windows], n)
+            for (window, _expires, limit, what), count in zip(windows, counts, strict=True):
+                if count > limit:
+                    self.store.uncount_usage(key.id, names, n)
+                    span = 60 if window.startswith("m:") else 86400
+                    retry = int(span - now % span) + 1
+                    raise RateLimited(
+                        f"this key may submit {limit} task(s) {what}; this request would make "
+                        f"{count}. Try again in {retry} s",
+                        code="rate_limited" if span == 60 else "quota_exceeded",
+                        retry_after=retry,
+                    )
+        try:
+            yield
+        except BaseException:
+            if windows:
+                self.store.uncount_usage(key.id, names, n)
+            raise
 
     def _check_batch_shape(self, req: BatchRequest) -> None:
         items_field = "items" if req.kind == "couple" else "promptData"

@@ -107,3 +107,13 @@ webhook_deliveries = Table(
     Column("delivered_at", Float, nullable=True),
     Index("ix_webhook_due", "status", "next_attempt_at"),
 )
+
+usage_counters = Table(
+    "usage_counters",
+    metadata,
+    Column("api_key_id", String(32), primary_key=True),
+    Column("window", String(16), primary_key=True),  # e.g. "m:29531234" or "d:20512"
+    Column("count", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_usage_expires", "expires_at"),
+)
