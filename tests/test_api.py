@@ -361,3 +361,21 @@ def image_server(tmp_path_factory: pytest.TempPathFactory):
 
     with serve_directory(DATA) as url:
         yield url
+
+
+@pytest.mark.parametrize(
+    "name", sorted(__import__("tests.test_images", fromlist=["HOSTILE"]).HOSTILE)
+)
+def test_hostile_files_through_the_server(live: Live, name: str) -> None:
+    from tests.test_images import HOSTILE
+
+    data, error, _words = HOSTILE[name]
+    files = couple_files()
+    files["femaleImage"] = ("f.jpg", data, "image/jpeg")
+    r = post_couple(live, files=files)
+    expected = 413 if error.__name__ == "PayloadTooLarge" else 400
+    err = assert_error(
+        r, expected, "payload_too_large" if expected == 413 else "invalid_image", "femaleImage"
+    )
+    assert "femaleImage" in err["message"]
+    assert httpx.get(f"{live.url}/healthz").status_code == 200  # and the server keeps serving

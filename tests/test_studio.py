@@ -147,3 +147,19 @@ def test_prompt_vocabulary() -> None:
     for kind in ("beach", "park", "city", "sunset", "snow", "studio"):
         bg = render_background(read_prompt(kind), (256, 128), seed=0)
         assert bg.shape == (128, 256, 3) and 5 < bg.mean() < 250
+
+
+def test_couple_placed_as_a_wide_pose_photo_says(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+    """Faces too small to swap (a wide shot): the people are cut out and placed where the
+    pose photo's people stand, left to right by layout."""
+    wide = Image.new("RGB", (1024, 1024), (120, 120, 120))
+    wide.paste(side_by_side("obama3", "astronaut").resize((420, 420)), (302, 604))
+    images = {"m": load("obama2"), "f": load("astronaut"), "p": wide}
+    job = Job(
+        "t", JobSpec(kind="couple", male="m", female="f", pose="p", prompt="park", seed=1), images
+    )
+    [outcome] = engine.generate([job], lambda _f: None)
+    assert outcome.notes["mode"] == "pose"
+    report = evaluator(job, outcome.image)
+    assert_everyone_found(report)
+    assert report["placement"]["ok"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
 
 import click
 
 from twoshot import cli_client
 from twoshot.config import Settings
+from twoshot.logs import configure
 
 
 def _settings() -> Settings:
@@ -16,11 +16,7 @@ def _settings() -> Settings:
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure(level, os.environ.get("TWOSHOT_LOG_FORMAT", "text"))
 
 
 @click.group()

@@ -66,6 +66,9 @@ class Runtime:
         fetcher: Fetcher | None = None,
     ) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # httpx logs every request's URL at INFO; the fetcher's URLs are users' photo URLs
+        # (tokens and all), which never go into twoshot's logs
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         store = open_store(settings.resolved_database_url)
         blobs = LocalBlobs(settings.data_dir / "blobs")
         limits = Limits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)

@@ -29,7 +29,7 @@ from twoshot.vision import Face, Models, add_landmarks, detect_faces, find_peopl
 
 __all__ = ["StudioEngine"]
 
-MIN_SWAP_FACE = 40
+MIN_SWAP_FACE = 96  # smaller faces lose identity in a swap: placed as the pose says instead
 
 
 def cover(
