@@ -39,17 +39,23 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     plus.CONDITION_IMAGE_SIZE, plus.VAE_IMAGE_SIZE = sizes
 
 
-@pytest.fixture(scope="session")
-def engine(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    settings = make_settings(
-        tmp_path_factory.mktemp("e"),
+def tiny_settings(directory: Path, checkpoint: Path, **extra: object):  # type: ignore[no-untyped-def]
+    """Two steps, no CFG, one identity retry, tiny references: seconds on a CPU."""
+    return make_settings(
+        directory,
         model_dir=checkpoint,
         device="cpu",
         qwen_steps=2,
         qwen_cfg=1.0,
         qwen_identity_retries=1,
         qwen_reference_size=64,
+        **extra,
     )
+
+
+@pytest.fixture(scope="session")
+def engine(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    settings = tiny_settings(tmp_path_factory.mktemp("e"), checkpoint)
     return load_engine("qwen-edit", settings)
 
 
@@ -143,16 +149,7 @@ def test_seeds_reproduce_and_shared_jobs_run_as_one_call(
 
 @pytest.fixture
 def served(checkpoint: Path, tmp_path: Path) -> Iterator[Live]:
-    settings = make_settings(
-        tmp_path,
-        engine="qwen-edit",
-        model_dir=checkpoint,
-        device="cpu",
-        qwen_steps=2,
-        qwen_cfg=1.0,
-        qwen_identity_retries=1,
-        qwen_reference_size=64,
-    )
+    settings = tiny_settings(tmp_path, checkpoint, engine="qwen-edit")
     server = start_live(Runtime.build(settings))
     yield server
     stop_live(server)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from twoshot.blobs import Blobs
 from twoshot.domain import ApiKey, Batch, JobSpec, Kind, Task, TaskStatus
 from twoshot.errors import InvalidInput, NotFound, RateLimited, Unauthorized
-from twoshot.service.intake import Intake, Role
+from twoshot.service.intake import Intake, Prepared, Role
 from twoshot.service.requests import (
     BatchRequest,
     CoupleRequest,
@@ -28,6 +28,9 @@ from twoshot.service.requests import (
 from twoshot.store import Idempotency, Store
 
 log = logging.getLogger(__name__)
+
+Callback = tuple[str | None, str | None]  # webhook URL, public base URL
+Built = tuple[list[Task], Batch | None]
 
 
 class Service:
@@ -67,54 +70,28 @@ class Service:
     # -- submission ---------------------------------------------------------------------------
 
     async def submit_couple(
-        self,
-        key: ApiKey,
-        req: CoupleRequest,
-        how: Submission = Submission(),
+        self, key: ApiKey, req: CoupleRequest, how: Submission = Submission()
     ) -> dict:
-        engine = self._engine(how.engine)
-        callback = await self._callback(how.webhook_url, how.public_url)
-        idempotency_key = how.idempotency_key
         opts = self._resolve(req.options, prompt_required=False)
         images = [(req.male, Role.REFERENCE), (req.female, Role.REFERENCE)]
         if req.pose is not None:
             images.append((req.pose, Role.POSE))
-        idem = self._idempotency(key, idempotency_key, "couple", engine, images, req.options)
-        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
-            return json.loads(answer)
-        async with self._admitted(key, 1):
-            return await self._couple(key, req, engine, opts, images, idem, callback)
 
-    async def _couple(
-        self,
-        key: ApiKey,
-        req: CoupleRequest,
-        engine: str,
-        opts: Resolved,
-        images: list,
-        idem: Idempotency | None,
-        callback: tuple,
-    ) -> dict:
-        prepared = await self.intake.prepare(images)
-        spec = self._spec(
-            "couple",
-            opts,
-            male=prepared[req.male.field].key,
-            female=prepared[req.female.field].key,
-            pose=prepared[req.pose.field].key if req.pose else None,
-        )
-        task = self._new_task(key, "couple", engine, spec, callback=callback)
-        return self._commit([task], None, prepared.values(), idem)
+        def build(prepared: dict[str, Prepared], engine: str, callback: Callback) -> Built:
+            spec = self._spec(
+                "couple",
+                opts,
+                male=prepared[req.male.field].key,
+                female=prepared[req.female.field].key,
+                pose=prepared[req.pose.field].key if req.pose else None,
+            )
+            return [self._new_task(key, "couple", engine, spec, callback=callback)], None
+
+        return await self._submit(key, how, "couple", images, req.options, 1, build)
 
     async def submit_person(
-        self,
-        key: ApiKey,
-        req: PersonRequest,
-        how: Submission = Submission(),
+        self, key: ApiKey, req: PersonRequest, how: Submission = Submission()
     ) -> dict:
-        engine = self._engine(how.engine)
-        callback = await self._callback(how.webhook_url, how.public_url)
-        idempotency_key = how.idempotency_key
         if not req.references:
             raise InvalidInput(
                 "personImages[0] is required: upload 1 to 4 photos of the person",
@@ -125,41 +102,21 @@ class Service:
         images = [(r, Role.REFERENCE) for r in req.references]
         if req.control is not None:
             images.append((req.control, Role.CONTROL))
-        idem = self._idempotency(key, idempotency_key, "person", engine, images, req.options)
-        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
-            return json.loads(answer)
-        async with self._admitted(key, 1):
-            return await self._person(key, req, engine, opts, images, idem, callback)
 
-    async def _person(
-        self,
-        key: ApiKey,
-        req: PersonRequest,
-        engine: str,
-        opts: Resolved,
-        images: list,
-        idem: Idempotency | None,
-        callback: tuple,
-    ) -> dict:
-        prepared = await self.intake.prepare(images)
-        spec = self._spec(
-            "person",
-            opts,
-            references=list(dict.fromkeys(prepared[r.field].key for r in req.references)),
-            control=prepared[req.control.field].key if req.control else None,
-        )
-        task = self._new_task(key, "person", engine, spec, callback=callback)
-        return self._commit([task], None, prepared.values(), idem)
+        def build(prepared: dict[str, Prepared], engine: str, callback: Callback) -> Built:
+            spec = self._spec(
+                "person",
+                opts,
+                references=list(dict.fromkeys(prepared[r.field].key for r in req.references)),
+                control=prepared[req.control.field].key if req.control else None,
+            )
+            return [self._new_task(key, "person", engine, spec, callback=callback)], None
+
+        return await self._submit(key, how, "person", images, req.options, 1, build)
 
     async def submit_batch(
-        self,
-        key: ApiKey,
-        req: BatchRequest,
-        how: Submission = Submission(),
+        self, key: ApiKey, req: BatchRequest, how: Submission = Submission()
     ) -> dict:
-        engine = self._engine(how.engine)
-        callback = await self._callback(how.webhook_url, how.public_url)
-        idempotency_key = how.idempotency_key
         self._check_batch_shape(req)
         if req.kind == "couple":
             resolved = [
@@ -171,56 +128,69 @@ class Service:
                 self._resolve(it.options, prompt_required=True, prefix=f"promptData[{i}].")
                 for i, it in enumerate(req.person_items)
             ]
-        images = self._batch_images(req)
-        idem = self._idempotency(key, idempotency_key, f"batch-{req.kind}", engine, images, req)
-        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
-            return json.loads(answer)
-        async with self._admitted(key, req.size):
-            return await self._batch(key, req, engine, resolved, images, idem, callback)
 
-    async def _batch(
+        def build(prepared: dict[str, Prepared], engine: str, callback: Callback) -> Built:
+            batch = Batch(
+                id="batch-" + uuid.uuid4().hex,
+                api_key_id=key.id,
+                kind=req.kind,
+                created_at=self._now(),
+            )
+            references = list(
+                dict.fromkeys(
+                    prepared[f"personImages[{j}]"].key for j in range(len(req.references))
+                )
+            )
+            tasks = []
+            for i, opts in enumerate(resolved):
+                if req.kind == "couple":
+                    item = req.couple_items[i]
+                    spec = self._spec(
+                        "couple",
+                        opts,
+                        male=prepared[f"maleImages[{item.male_index}]"].key,
+                        female=prepared[f"femaleImages[{item.female_index}]"].key,
+                        pose=prepared[f"items[{i}].poseImage"].key if item.pose else None,
+                    )
+                else:
+                    control = req.person_items[i].control
+                    spec = self._spec(
+                        "person",
+                        opts,
+                        references=references,
+                        control=prepared[f"promptData[{i}].controlImage"].key if control else None,
+                    )
+                tasks.append(
+                    self._new_task(
+                        key, req.kind, engine, spec, batch=batch, index=i, callback=callback
+                    )
+                )
+            return tasks, batch
+
+        images = self._batch_images(req)
+        return await self._submit(key, how, f"batch-{req.kind}", images, req, req.size, build)
+
+    async def _submit(
         self,
         key: ApiKey,
-        req: BatchRequest,
-        engine: str,
-        resolved: list[Resolved],
-        images: list,
-        idem: Idempotency | None,
-        callback: tuple,
+        how: Submission,
+        route: str,
+        images: list[tuple[ImageInput, Role]],
+        fingerprint: object,
+        n_tasks: int,
+        build: Callable[[dict[str, Prepared], str, Callback], Built],
     ) -> dict:
-        prepared = await self.intake.prepare(images)
-        batch = Batch(
-            id="batch-" + uuid.uuid4().hex, api_key_id=key.id, kind=req.kind, created_at=self._now()
-        )
-        tasks = []
-        for i, opts in enumerate(resolved):
-            if req.kind == "couple":
-                item = req.couple_items[i]
-                pose_field = f"items[{i}].poseImage"
-                spec = self._spec(
-                    "couple",
-                    opts,
-                    male=prepared[f"maleImages[{item.male_index}]"].key,
-                    female=prepared[f"femaleImages[{item.female_index}]"].key,
-                    pose=prepared[pose_field].key if item.pose else None,
-                )
-            else:
-                person = req.person_items[i]
-                control_field = f"promptData[{i}].controlImage"
-                spec = self._spec(
-                    "person",
-                    opts,
-                    references=list(
-                        dict.fromkeys(
-                            prepared[f"personImages[{j}]"].key for j in range(len(req.references))
-                        )
-                    ),
-                    control=prepared[control_field].key if person.control else None,
-                )
-            tasks.append(
-                self._new_task(key, req.kind, engine, spec, batch=batch, index=i, callback=callback)
-            )
-        return self._commit(tasks, batch, prepared.values(), idem)
+        """What every submission does: engine and webhook checks, an idempotent replay, the
+        limits, then fetch + check + store the images, build the tasks, commit."""
+        engine = self._engine(how.engine)
+        callback = await self._callback(how.webhook_url, how.public_url)
+        idem = self._idempotency(key, how.idempotency_key, route, engine, images, fingerprint)
+        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
+            return json.loads(answer)
+        async with self._admitted(key, n_tasks):
+            prepared = await self.intake.prepare(images)
+            tasks, batch = build(prepared, engine, callback)
+            return self._commit(tasks, batch, prepared.values(), idem)
 
     @asynccontextmanager
     async def _admitted(self, key: ApiKey, n: int) -> AsyncIterator[None]:
@@ -406,7 +376,7 @@ class Service:
         *,
         batch: Batch | None = None,
         index: int | None = None,
-        callback: tuple[str | None, str | None] = (None, None),
+        callback: Callback = (None, None),
     ) -> Task:
         now = self._now()
         return Task(
