@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file under data_dir"
     )
+    blob_url: str | None = Field(
+        default=None, description="s3://bucket/prefix for S3-compatible storage; default: data_dir"
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="for MinIO, R2, …")
+    results_presigned: bool = Field(
+        default=False, description="redirect /results/… to expiring presigned S3 URLs"
+    )
     public_url: str | None = Field(
         default=None, description="Base URL used in image_url; default: the request's own host"
     )

@@ -24,6 +24,14 @@ from twoshot.worker.loop import Evaluator
 log = logging.getLogger(__name__)
 
 
+def make_blobs(settings: Settings) -> Blobs:
+    if settings.blob_url:
+        from twoshot.blobs.s3 import S3Blobs
+
+        return S3Blobs.from_url(settings.blob_url, endpoint_url=settings.s3_endpoint_url)
+    return LocalBlobs(settings.data_dir / "blobs")
+
+
 def fetch_policy(settings: Settings) -> FetchPolicy:
     return FetchPolicy(
         allow_private=settings.fetch_allow_private,
@@ -70,7 +78,7 @@ class Runtime:
         # (tokens and all), which never go into twoshot's logs
         logging.getLogger("httpx").setLevel(logging.WARNING)
         store = open_store(settings.resolved_database_url)
-        blobs = LocalBlobs(settings.data_dir / "blobs")
+        blobs = make_blobs(settings)
         limits = Limits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
         fetcher = fetcher or Fetcher(fetch_policy(settings))
         if checks is None:

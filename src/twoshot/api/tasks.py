@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.api.deps import api_key_header, authenticate, base_url, runtime
@@ -95,7 +95,12 @@ def delete_task(request: Request, task_id: str, secret: Secret = None) -> Respon
     summary="A result image (no key needed: the name is unguessable)",
 )
 def result(request: Request, name: str) -> Response:
-    data = runtime(request).service.result(name)
+    rt = runtime(request)
+    presign = getattr(rt.blobs, "presigned_result", None)
+    if rt.settings.results_presigned and presign is not None:
+        seconds = int(min(3600, rt.service.result_seconds_left(name)))
+        return RedirectResponse(presign(name, max(1, seconds)), status_code=307)
+    data = rt.service.result(name)
     return Response(
         data,
         media_type="image/jpeg",

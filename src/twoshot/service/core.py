@@ -491,6 +491,16 @@ class Service:
         for k in self.store.unreferenced(keys):
             self.blobs.delete_input(k)
 
+    def result_seconds_left(self, name: str) -> float:
+        """How long the result is kept still; NotFound if it is gone or never was."""
+        task = self.store.task_by_result(name)
+        if task is None or task.finished_at is None:
+            raise NotFound("no such result: it never existed, was deleted, or has expired")
+        left = task.finished_at.timestamp() + self._result_ttl - self._clock()
+        if left <= 0:
+            raise NotFound("no such result: it never existed, was deleted, or has expired")
+        return left
+
     def result(self, name: str) -> bytes:
         task = self.store.task_by_result(name)
         fresh = (
