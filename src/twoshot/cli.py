@@ -64,24 +64,77 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="drain the queue, then exit")
 @click.option("--engine", default=None, help="engine to run (default TWOSHOT_ENGINE)")
+@click.option("--server", default=None, help="pull work from this twoshot server over HTTP")
+@click.option(
+    "--token", envvar="TWOSHOT_WORKER_TOKEN", default=None, help="worker token for --server"
+)
 @click.option("--log-level", default="info", show_default=True)
-def worker(burst: bool, engine: str | None, log_level: str) -> None:
-    """Run one worker against the database, without the API."""
+def worker(
+    burst: bool, engine: str | None, server: str | None, token: str | None, log_level: str
+) -> None:
+    """Run one worker: against the database, or with --server against a remote twoshot."""
     from twoshot.engines import load_engine
     from twoshot.runtime import Runtime, default_evaluator
+    from twoshot.worker import Worker
 
     _logging(log_level)
     settings = _settings()
-    rt = Runtime.build(settings)
     name = engine or settings.engine
-    w = rt.make_worker(load_engine(name, settings), default_evaluator())
+    if server:
+        from twoshot.worker.remote import RemoteQueue
+
+        if not token:
+            raise click.ClickException(
+                "--server needs a worker token: --token or TWOSHOT_WORKER_TOKEN"
+            )
+        remote = RemoteQueue(server, token)
+        w = Worker(
+            remote,
+            remote,
+            load_engine(name, settings),
+            evaluator=default_evaluator(),
+            lease_seconds=settings.lease_seconds,
+            poll_interval=settings.poll_interval,
+        )
+        close = remote.close
+    else:
+        rt = Runtime.build(settings)
+        w = rt.make_worker(load_engine(name, settings), default_evaluator())
+        close = rt.store.close
     try:
         count = w.run(burst=burst)
     except KeyboardInterrupt:
         count = w.processed
     finally:
-        rt.store.close()
+        close()
     click.echo(f"processed {count} task(s)", err=True)
+
+
+@main.group()
+def workers() -> None:
+    """Manage tokens for remote workers (twoshot worker --server)."""
+
+
+@workers.command("create-token")
+@click.option("--name", required=True, help="which machine or pool the token is for")
+def workers_create_token(name: str) -> None:
+    """Create a worker token and print it, alone, on stdout. It is shown only this once."""
+    from twoshot.store import open_store
+
+    token_id, secret = open_store(_settings().resolved_database_url).create_worker_token(name)
+    click.echo(f"created worker token {token_id} ({name})", err=True)
+    click.echo(secret)
+
+
+@workers.command("revoke")
+@click.argument("token_id")
+def workers_revoke(token_id: str) -> None:
+    """Revoke a worker token; its workers are refused from their next request on."""
+    from twoshot.store import open_store
+
+    if not open_store(_settings().resolved_database_url).revoke_worker_token(token_id):
+        raise click.ClickException(f"no live worker token {token_id!r}")
+    click.echo(f"revoked {token_id}")
 
 
 main.add_command(cli_client.couple)

@@ -86,6 +86,37 @@ class Task:
     public_url: str | None = None  # base of image_url, as the submitting request saw it
 
 
+def task_to_wire(task: Task) -> dict[str, Any]:
+    """A task as JSON, for remote workers."""
+    return {
+        "id": task.id,
+        "api_key_id": task.api_key_id,
+        "kind": task.kind,
+        "status": task.status.value,
+        "engine": task.engine,
+        "spec": task.spec.model_dump(),
+        "created_at": task.created_at.isoformat(),
+        "updated_at": task.updated_at.isoformat(),
+        "attempts": task.attempts,
+        "max_attempts": task.max_attempts,
+    }
+
+
+def task_from_wire(data: dict[str, Any]) -> Task:
+    return Task(
+        id=data["id"],
+        api_key_id=data["api_key_id"],
+        kind=data["kind"],
+        status=TaskStatus(data["status"]),
+        engine=data["engine"],
+        spec=JobSpec.model_validate(data["spec"]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        attempts=data["attempts"],
+        max_attempts=data["max_attempts"],
+    )
+
+
 @dataclass
 class Batch:
     id: str

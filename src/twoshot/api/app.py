@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from twoshot import __version__
-from twoshot.api import errors, ops, playground, submit, tasks
+from twoshot.api import errors, ops, playground, submit, tasks, workers
 from twoshot.api.limits import BodyLimit
 from twoshot.runtime import Runtime
 
@@ -30,6 +30,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(ops.router)
     app.include_router(playground.router)
+    app.include_router(workers.router)
     # six images at the upload limit, plus the form fields
     app.add_middleware(BodyLimit, max_bytes=6 * rt.settings.max_upload_bytes + (1 << 20))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -117,3 +117,13 @@ usage_counters = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_usage_expires", "expires_at"),
 )
+
+worker_tokens = Table(
+    "worker_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)

@@ -58,9 +58,11 @@ from twoshot.store.schema import (
     tasks,
     usage_counters,
     webhook_deliveries,
+    worker_tokens,
 )
 
 KEY_PREFIX = "ts_"
+WORKER_PREFIX = "tsw_"
 ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value)
 
 # Statements on the hot path of every request, built once: building a statement costs
@@ -261,6 +263,44 @@ class SqlStore:
             created_at=_dt(row.created_at),  # type: ignore[arg-type]
             revoked_at=_dt(row.revoked_at),
         )
+
+    # -- worker tokens ------------------------------------------------------------------------
+
+    def create_worker_token(self, name: str) -> tuple[str, str]:
+        """(id, secret). The secret is shown once; only its hash is kept."""
+        secret = WORKER_PREFIX + secrets.token_urlsafe(32)
+        token_id = uuid.uuid4().hex[:16]
+        with self._write() as conn:
+            conn.execute(
+                worker_tokens.insert().values(
+                    id=token_id, name=name, token_hash=hash_secret(secret), created_at=self._clock()
+                )
+            )
+        return token_id, secret
+
+    def worker_for(self, secret: str) -> str | None:
+        """The id of the live worker token with this secret."""
+        digest = hash_secret(secret)
+        with self._read() as conn:
+            row = conn.execute(
+                select(worker_tokens).where(worker_tokens.c.token_hash == digest)
+            ).first()
+        if (
+            row is None
+            or row.revoked_at is not None
+            or not hmac.compare_digest(row.token_hash, digest)
+        ):
+            return None
+        return str(row.id)
+
+    def revoke_worker_token(self, token_id: str) -> bool:
+        with self._write() as conn:
+            done = conn.execute(
+                worker_tokens.update()
+                .where(worker_tokens.c.id == token_id, worker_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            )
+        return done.rowcount == 1
 
     # -- submission -------------------------------------------------------------------------
 

@@ -12,21 +12,47 @@ import time
 import uuid
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
-from twoshot.blobs import Blobs, new_result_name
+from twoshot.blobs import new_result_name
 from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.engines import Engine, Job, Outcome, Progress
 from twoshot.errors import Canceled, InvalidImage, JobFailed, LeaseLost, TwoshotError
 from twoshot.images import Limits, decode, encode_jpeg
 from twoshot.metrics import Metrics
-from twoshot.store import Store
+from twoshot.store import Heartbeat
 
 log = logging.getLogger(__name__)
 
 Evaluator = Callable[[Job, Image.Image], dict[str, Any]]
+
+
+class Queue(Protocol):
+    """What a worker needs of the store: the local ``SqlStore`` or a server over HTTP."""
+
+    def claim(self, owner: str, engines: list[str], lease_seconds: float) -> Task | None: ...
+    def heartbeat(
+        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
+    ) -> Heartbeat: ...
+    def finish(
+        self,
+        task_id: str,
+        owner: str,
+        status: TaskStatus,
+        *,
+        result_key: str | None = None,
+        quality: dict | None = None,
+        error: ErrorInfo | None = None,
+    ) -> bool: ...
+    def release(self, task_id: str, owner: str) -> bool: ...
+
+
+class WorkerBlobs(Protocol):
+    def get_input(self, key: str) -> bytes: ...
+    def put_result(self, name: str, data: bytes) -> None: ...
+    def delete_result(self, name: str) -> None: ...
 
 
 class WorkerState(StrEnum):
@@ -45,7 +71,7 @@ class _Lease:
     """Keeps one task's lease alive from a side thread and relays progress and cancel."""
 
     def __init__(
-        self, store: Store, task: Task, owner: str, seconds: float, metrics: Metrics | None
+        self, store: Queue, task: Task, owner: str, seconds: float, metrics: Metrics | None
     ):
         self._store, self._task, self._owner, self._seconds = store, task, owner, seconds
         self._metrics = metrics
@@ -81,8 +107,8 @@ class _Lease:
 class Worker:
     def __init__(
         self,
-        store: Store,
-        blobs: Blobs,
+        store: Queue,
+        blobs: WorkerBlobs,
         engine: Engine,
         *,
         evaluator: Evaluator | None = None,
@@ -123,8 +149,11 @@ class Worker:
         log.info("worker %s started (engine %s)", self.owner, self._engine.name)
         try:
             while not self._stop.is_set():
-                if self.run_once():
-                    continue
+                try:
+                    if self.run_once():
+                        continue
+                except Exception:  # the store or the server is unreachable: wait and retry
+                    log.warning("worker %s could not claim; retrying", self.owner, exc_info=True)
                 if burst:
                     break
                 self._stop.wait(self._poll)

@@ -1,0 +1,86 @@
+"""A worker's view of a twoshot server over HTTP: the queue and the blobs it needs.
+
+``twoshot worker --server URL --token tsw_…`` runs the usual worker loop with these instead
+of the database and the blob store, so GPU machines anywhere need only the server's URL.
+If the network goes, heartbeats fail, the lease expires, and another worker takes the task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from twoshot.domain import ErrorInfo, Task, TaskStatus, task_from_wire
+from twoshot.store import Heartbeat
+
+
+class RemoteQueue:
+    def __init__(self, server: str, token: str, *, timeout: float = 30.0, transport: Any = None):
+        self._http = httpx.Client(
+            base_url=server.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = self._http.post(path, json=body)
+        r.raise_for_status()
+        return dict(r.json())
+
+    def claim(self, owner: str, engines: list[str], lease_seconds: float) -> Task | None:
+        data = self._post(
+            "/worker/claim",
+            {"owner": owner, "engines": list(engines), "lease_seconds": lease_seconds},
+        )
+        return None if data["task"] is None else task_from_wire(data["task"])
+
+    def heartbeat(
+        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
+    ) -> Heartbeat:
+        data = self._post(
+            f"/worker/tasks/{task_id}/heartbeat",
+            {"owner": owner, "progress": progress, "lease_seconds": lease_seconds},
+        )
+        return Heartbeat(ours=data["ours"], cancel_requested=data["cancel_requested"])
+
+    def finish(
+        self,
+        task_id: str,
+        owner: str,
+        status: TaskStatus,
+        *,
+        result_key: str | None = None,
+        quality: dict | None = None,
+        error: ErrorInfo | None = None,
+    ) -> bool:
+        body = {
+            "owner": owner,
+            "status": status.value,
+            "result_key": result_key,
+            "quality": quality,
+            "error": {"code": error.code, "message": error.message} if error else None,
+        }
+        return bool(self._post(f"/worker/tasks/{task_id}/finish", body)["finished"])
+
+    def release(self, task_id: str, owner: str) -> bool:
+        return bool(self._post(f"/worker/tasks/{task_id}/release", {"owner": owner})["released"])
+
+    # the blobs a worker needs
+
+    def get_input(self, key: str) -> bytes:
+        r = self._http.get(f"/worker/inputs/{key}")
+        if r.status_code == 404:
+            raise FileNotFoundError(key)
+        r.raise_for_status()
+        return r.content
+
+    def put_result(self, name: str, data: bytes) -> None:
+        self._http.put(f"/worker/results/{name}", content=data).raise_for_status()
+
+    def delete_result(self, name: str) -> None:
+        self._http.delete(f"/worker/results/{name}").raise_for_status()
