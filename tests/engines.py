@@ -45,7 +45,7 @@ class SideBySide:
 
 class Slow(SideBySide):
     """Takes ``TWOSHOT_TEST_STEPS`` × ``TWOSHOT_TEST_STEP_SECONDS``, reporting progress each
-    step, and appends each finished job's task id to ``TWOSHOT_TEST_LOG`` (if set)."""
+    step, and appends ``start ID PID`` and ``end ID PID`` lines to ``TWOSHOT_TEST_LOG``."""
 
     name = "tests.engines:slow"
 
@@ -56,13 +56,17 @@ class Slow(SideBySide):
         self.log = Path(log) if log else None
 
     def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]:
+        self._note("start", jobs)
         for step in range(self.steps):
             time.sleep(self.step_seconds)
             progress((step + 1) / self.steps)
-        if self.log is not None:
-            with self.log.open("a") as f:
-                f.writelines(f"{j.task_id}\n" for j in jobs)
+        self._note("end", jobs)
         return [Outcome(image=_side_by_side(j)) for j in jobs]
+
+    def _note(self, what: str, jobs: list[Job]) -> None:
+        if self.log is not None:
+            with self.log.open("a") as f:  # short appends: whole lines, even from many processes
+                f.writelines(f"{what} {j.task_id} {os.getpid()}\n" for j in jobs)
 
 
 class Failing(SideBySide):

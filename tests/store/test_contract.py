@@ -41,7 +41,7 @@ def postgres_schema() -> Iterator[str]:
     pytest.importorskip("psycopg")
     from sqlalchemy import create_engine, text
 
-    admin = create_engine(POSTGRES)
+    admin = create_engine(POSTGRES, pool_pre_ping=True)  # survives a server restart
     name = f"twoshot_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.begin() as conn:

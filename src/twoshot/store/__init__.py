@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from twoshot.store.base import Expired, Heartbeat, Idempotency, Store
 from twoshot.store.sql import SqlStore, make_engine
@@ -28,14 +28,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (alembic, in-process).
 
-    It runs in one write transaction (``BEGIN IMMEDIATE`` on SQLite), so two processes
-    starting at once do not both try to create the tables.
+    It runs in one write transaction (``BEGIN IMMEDIATE`` on SQLite, under an advisory lock
+    on PostgreSQL), so two processes starting at once do not both try to create the tables.
     """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect() as conn:
         conn = conn.execution_options(twoshot_write=True)
         with conn.begin():
+            if conn.dialect.name == "postgresql":  # replicas starting together: one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(727687)"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 

@@ -67,7 +67,7 @@ tasks = Table(
     Column("finished_at", Float, nullable=True),
     Column("webhook_url", Text, nullable=True),
     Column("public_url", String(255), nullable=True),
-    Index("ix_tasks_runnable", "status", "engine", "created_at"),
+    Index("ix_tasks_runnable", "status", "engine", "created_at", "id"),
     Index("ix_tasks_lease", "status", "lease_expires_at"),
     Index("ix_tasks_api_key", "api_key_id"),
     Index("ix_tasks_batch", "batch_id", "batch_index"),

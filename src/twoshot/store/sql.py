@@ -475,21 +475,28 @@ class SqlStore:
 
     def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None:
         now = self._clock()
-        expired = and_(
-            tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_expires_at < now
+        mine = tasks.c.engine.in_(list(engines))
+        # Two indexed lookups rather than one query with OR, which the planners answer by
+        # scanning the table: first a task whose worker died, then the oldest queued one.
+        expired = (
+            select(tasks.c.id)
+            .where(
+                tasks.c.status == TaskStatus.PROCESSING.value, tasks.c.lease_expires_at < now, mine
+            )
+            .order_by(tasks.c.lease_expires_at)
+        )
+        queued = (
+            select(tasks.c.id)
+            .where(tasks.c.status == TaskStatus.QUEUED.value, mine)
+            .order_by(tasks.c.created_at, tasks.c.id)
         )
         with self._write() as conn:
             self._settle_lost(conn, now)
-            row = conn.execute(
-                select(tasks.c.id)
-                .where(
-                    tasks.c.engine.in_(list(engines)),
-                    or_(tasks.c.status == TaskStatus.QUEUED.value, expired),
-                )
-                .order_by(tasks.c.created_at, tasks.c.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
+            row = None
+            for candidates in (expired, queued):
+                row = conn.execute(candidates.limit(1).with_for_update(skip_locked=True)).first()
+                if row is not None:
+                    break
             if row is None:
                 return None
             claimed = conn.execute(
