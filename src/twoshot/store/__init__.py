@@ -8,13 +8,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
 
-from twoshot.store.base import Expired, Heartbeat, Idempotency, Store
+from twoshot.store.base import Expired, Heartbeat, Idempotency, Queue, Store
 from twoshot.store.sql import SqlStore, make_engine
 
 __all__ = [
     "Expired",
     "Heartbeat",
     "Idempotency",
+    "Queue",
     "SqlStore",
     "Store",
     "make_engine",

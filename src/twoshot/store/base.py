@@ -33,7 +33,27 @@ class Expired:
     result_key: str
 
 
-class Store(Protocol):
+class Queue(Protocol):
+    """The lease queue: what a worker needs, whether from the database or over HTTP."""
+
+    def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None: ...
+    def heartbeat(
+        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
+    ) -> Heartbeat: ...
+    def finish(
+        self,
+        task_id: str,
+        owner: str,
+        status: TaskStatus,
+        *,
+        result_key: str | None = None,
+        quality: dict | None = None,
+        error: ErrorInfo | None = None,
+    ) -> bool: ...
+    def release(self, task_id: str, owner: str) -> bool: ...
+
+
+class Store(Queue, Protocol):
     inline_reads: bool  # whether a keyed read is cheap enough to run on the event loop
 
     # api keys
@@ -64,23 +84,6 @@ class Store(Protocol):
     def task_for_secret(self, task_id: str, secret: str) -> tuple[ApiKey | None, Task | None]: ...
     def task_by_result(self, result_key: str) -> Task | None: ...
     def count_by_status(self) -> dict[str, int]: ...
-
-    # the lease queue
-    def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None: ...
-    def heartbeat(
-        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
-    ) -> Heartbeat: ...
-    def finish(
-        self,
-        task_id: str,
-        owner: str,
-        status: TaskStatus,
-        *,
-        result_key: str | None = None,
-        quality: dict | None = None,
-        error: ErrorInfo | None = None,
-    ) -> bool: ...
-    def release(self, task_id: str, owner: str) -> bool: ...
 
     # user actions
     def cancel(self, task_id: str, api_key_id: str) -> Task | None: ...

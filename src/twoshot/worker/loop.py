@@ -22,31 +22,11 @@ from twoshot.engines import Engine, Job, Outcome, Progress
 from twoshot.errors import Canceled, InvalidImage, JobFailed, LeaseLost, TwoshotError
 from twoshot.images import Limits, decode, encode_jpeg
 from twoshot.metrics import Metrics
-from twoshot.store import Heartbeat
+from twoshot.store import Queue
 
 log = logging.getLogger(__name__)
 
 Evaluator = Callable[[Job, Image.Image], dict[str, Any]]
-
-
-class Queue(Protocol):
-    """What a worker needs of the store: the local ``SqlStore`` or a server over HTTP."""
-
-    def claim(self, owner: str, engines: list[str], lease_seconds: float) -> Task | None: ...
-    def heartbeat(
-        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
-    ) -> Heartbeat: ...
-    def finish(
-        self,
-        task_id: str,
-        owner: str,
-        status: TaskStatus,
-        *,
-        result_key: str | None = None,
-        quality: dict | None = None,
-        error: ErrorInfo | None = None,
-    ) -> bool: ...
-    def release(self, task_id: str, owner: str) -> bool: ...
 
 
 class WorkerBlobs(Protocol):

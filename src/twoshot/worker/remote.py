@@ -7,6 +7,7 @@ If the network goes, heartbeats fail, the lease expires, and another worker take
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -32,7 +33,7 @@ class RemoteQueue:
         r.raise_for_status()
         return dict(r.json())
 
-    def claim(self, owner: str, engines: list[str], lease_seconds: float) -> Task | None:
+    def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None:
         data = self._post(
             "/worker/claim",
             {"owner": owner, "engines": list(engines), "lease_seconds": lease_seconds},
