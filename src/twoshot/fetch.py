@@ -156,30 +156,34 @@ class Fetcher:
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], field: str) -> int:
         """POST to a checked address, redirects not followed; returns the status code."""
-        target = self._parse(url, field)
-        address = await self._checked_address(target, field)
-        request = self._client.build_request(
-            "POST",
-            target.copy_with(host=address),
-            content=body,
-            headers={**headers, "Host": target.netloc.decode("ascii")},
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
-        )
+        request = await self._pinned("POST", self._parse(url, field), field, body, headers)
         async with asyncio.timeout(self.policy.total_timeout):
             response = await self._client.send(request)
         await response.aclose()
         return response.status_code
 
+    async def _pinned(
+        self,
+        method: str,
+        url: httpx.URL,
+        field: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Request:
+        """A request to the very address that was checked, with the original Host and SNI."""
+        address = await self._checked_address(url, field)
+        return self._client.build_request(
+            method,
+            url.copy_with(host=address),
+            content=body,
+            headers={**(headers or {}), "Host": url.netloc.decode("ascii")},
+            extensions={"sni_hostname": url.host} if url.scheme == "https" else {},
+        )
+
     async def _fetch_http(self, url: str, field: str) -> bytes:
         current = self._parse(url, field)
         for _hop in range(self.policy.max_redirects + 1):
-            address = await self._checked_address(current, field)
-            request = self._client.build_request(
-                "GET",
-                current.copy_with(host=address),
-                headers={"Host": current.netloc.decode("ascii")},
-                extensions={"sni_hostname": current.host} if current.scheme == "https" else {},
-            )
+            request = await self._pinned("GET", current, field)
             try:
                 response = await self._client.send(request, stream=True)
             except httpx.HTTPError as exc:

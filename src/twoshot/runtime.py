@@ -63,6 +63,7 @@ class Runtime:
     service: Service
     metrics: Metrics
     workers: list[Worker] = field(default_factory=list)
+    _background_stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
@@ -126,10 +127,8 @@ class Runtime:
                 self._threads.append(thread)
 
     def start_sweeper(self) -> None:
-        stop = threading.Event()
-
         def sweep() -> None:
-            while not stop.wait(self.settings.sweep_interval):
+            while not self._background_stop.wait(self.settings.sweep_interval):
                 try:
                     results, inputs = self.service.sweep(
                         self.settings.result_ttl, self.settings.input_grace
@@ -139,7 +138,6 @@ class Runtime:
                 except Exception:
                     log.exception("retention sweep failed")
 
-        self._sweeper_stop = stop
         thread = threading.Thread(target=sweep, name="sweeper", daemon=True)
         thread.start()
 
@@ -156,15 +154,12 @@ class Runtime:
             poll_interval=self.settings.poll_interval,
             metrics=self.metrics,
         )
-        self._webhooks_stop = threading.Event()
-        self._threads.append(sender.start(self._webhooks_stop))
+        self._threads.append(sender.start(self._background_stop))
 
     def stop_workers(self, timeout: float = 30.0) -> None:
         """Stop the background threads; workers finish their task, or after ``timeout``
         hand it back to the queue."""
-        for name in ("_sweeper_stop", "_webhooks_stop"):
-            if hasattr(self, name):
-                getattr(self, name).set()
+        self._background_stop.set()
         for worker in self.workers:
             worker.stop()
         deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Blobs", "LocalBlobs", "is_result_name", "new_result_name"]
+__all__ = ["Blobs", "LocalBlobs", "is_input_key", "is_result_name", "new_result_name"]
 
 _RESULT_NAME = re.compile(r"^[A-Za-z0-9_-]{32}\.jpg$")
 _INPUT_KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -24,6 +24,11 @@ _INPUT_KEY = re.compile(r"^[0-9a-f]{64}$")
 def new_result_name() -> str:
     """Unguessable: 192 random bits."""
     return secrets.token_urlsafe(24) + ".jpg"
+
+
+def is_input_key(key: str) -> bool:
+    """An input's content address: a sha256 in lowercase hex."""
+    return bool(_INPUT_KEY.match(key))
 
 
 def is_result_name(name: str) -> bool:
@@ -48,7 +53,7 @@ class LocalBlobs:
         self._results.mkdir(parents=True, exist_ok=True)
 
     def _input_path(self, key: str) -> Path:
-        if not _INPUT_KEY.match(key):
+        if not is_input_key(key):
             raise ValueError(f"not an input key: {key!r}")
         return self._inputs / key[:2] / f"{key}.jpg"
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from twoshot.blobs import is_result_name
+from twoshot.blobs import is_input_key, is_result_name
 
 
 class S3Blobs:
@@ -33,7 +33,7 @@ class S3Blobs:
         return cls(bucket, prefix=prefix, endpoint_url=endpoint_url)
 
     def _input(self, key: str) -> str:
-        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        if not is_input_key(key):
             raise ValueError(f"not an input key: {key!r}")
         return f"{self._prefix}inputs/{key}.jpg"
 

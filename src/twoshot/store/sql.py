@@ -39,7 +39,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from twoshot.domain import (
-    TERMINAL,
     ApiKey,
     Batch,
     Delivery,
@@ -854,6 +853,3 @@ class SqlStore:
     def forget_result(self, task_id: str) -> None:
         with self._write() as conn:
             conn.execute(tasks.update().where(tasks.c.id == task_id).values(result_key=None))
-
-
-assert set(TERMINAL).isdisjoint(ACTIVE)

@@ -22,7 +22,7 @@ from PIL import Image
 from twoshot.engines import Job, Outcome, Progress
 from twoshot.engines.studio.composite import Slot, compose, fit_slots, portrait, two_shot
 from twoshot.engines.studio.scene import apply_grade, read_prompt, render_background
-from twoshot.engines.studio.subjects import Subject, Subjects, main_face
+from twoshot.engines.studio.subjects import Subject, Subjects
 from twoshot.engines.studio.swap import swap_face
 from twoshot.errors import TwoshotError
 from twoshot.vision import Face, Models, add_landmarks, detect_faces, find_people
@@ -169,16 +169,8 @@ class StudioEngine:
                 mid = (sl + sr) / 2
                 slots.append(Slot((float(mid[0]), float(mid[1] - 0.55 * width)), width * 0.3))
             elif person.face is not None:
-                face = main_face(
-                    canvas[
-                        person.face.box[1] : person.face.box[3],
-                        person.face.box[0] : person.face.box[2],
-                    ],
-                    self._models,
-                )
                 cx, cy = person.face.center
                 slots.append(Slot((cx, cy - person.face.height * 0.1), person.face.width * 0.42))
-                del face
             else:
                 return None
         return slots
