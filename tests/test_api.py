@@ -195,6 +195,36 @@ def test_inputs_are_deleted_when_their_last_task_ends(live: Live) -> None:
     assert list(blobs.input_ages()) == []
 
 
+def test_canceling_a_queued_task_releases_its_inputs_at_once(live: Live) -> None:
+    task_id = post_couple(live).json()["task_id"]
+    assert len(list(live.runtime.blobs.input_ages())) == 2
+    httpx.post(f"{live.url}/api/task/{task_id}/cancel", headers=live.headers)
+    assert list(live.runtime.blobs.input_ages()) == []
+
+
+def test_deleting_a_batch_deletes_it_whole(live: Live, image_server: str) -> None:
+    body = {
+        "femaleImages": [f"{image_server}/astronaut.jpg"],
+        "maleImages": [f"{image_server}/obama.jpg"],
+        "items": [{"femaleIndex": 0, "maleIndex": 0, "prompt": p} for p in ("beach", "park")],
+    }
+    answer = httpx.post(f"{live.url}/api/couple_image/batch", headers=live.headers, json=body)
+    batch_id, (first, second) = answer.json()["task_id"], answer.json()["task_ids"]
+    worker = live.runtime.make_worker(live.runtime.settings.engine)
+    assert worker.run_once()  # one item completed, with a result file; one still queued
+    url = status(live, batch_id).json()["image_urls"][0]
+    assert httpx.get(url).status_code == 200
+    other = {"X-Api-Key": live.new_key()}
+    assert httpx.delete(f"{live.url}/api/task/{batch_id}", headers=other).status_code == 404
+    assert httpx.delete(f"{live.url}/api/task/{batch_id}", headers=live.headers).status_code == 204
+    for ident in (batch_id, first, second):
+        assert_error(status(live, ident), 404, "not_found")
+    assert_error(httpx.get(url), 404, "not_found")
+    assert list(live.runtime.blobs.input_ages()) == []
+    again = httpx.delete(f"{live.url}/api/task/{batch_id}", headers=live.headers)
+    assert_error(again, 404, "not_found")
+
+
 def test_couple_batch(live: Live, image_server: str) -> None:
     body = {
         "femaleImages": [f"{image_server}/astronaut.jpg"],
@@ -379,3 +409,16 @@ def test_hostile_files_through_the_server(live: Live, name: str) -> None:
     )
     assert "femaleImage" in err["message"]
     assert httpx.get(f"{live.url}/healthz").status_code == 200  # and the server keeps serving
+
+
+def test_task_status_is_served_by_the_fast_endpoint_and_documented(live: Live) -> None:
+    from starlette.routing import Route
+
+    from twoshot.api.tasks import STATUS_PATH, router, task_status_endpoint
+
+    served = [r for r in router.routes if getattr(r, "path", "") == STATUS_PATH]
+    assert [type(r) for r in served] == [Route]  # the schema's twin is never routed
+    assert served[0].endpoint is task_status_endpoint
+    schema = httpx.get(f"{live.url}/openapi.json").json()
+    assert "X-Api-Key" in str(schema["paths"][STATUS_PATH]["get"])
+    assert "/api/webhook-secret" in schema["paths"]

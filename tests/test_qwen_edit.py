@@ -41,16 +41,15 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def tiny_settings(directory: Path, checkpoint: Path, **extra: object):  # type: ignore[no-untyped-def]
     """Two steps, no CFG, one identity retry, tiny references: seconds on a CPU."""
-    return make_settings(
-        directory,
-        model_dir=checkpoint,
-        device="cpu",
-        qwen_steps=2,
-        qwen_cfg=1.0,
-        qwen_identity_retries=1,
-        qwen_reference_size=64,
-        **extra,
-    )
+    values: dict = {
+        "model_dir": checkpoint,
+        "device": "cpu",
+        "qwen_steps": 2,
+        "qwen_cfg": 1.0,
+        "qwen_identity_retries": 1,
+        "qwen_reference_size": 64,
+    }
+    return make_settings(directory, **(values | extra))
 
 
 @pytest.fixture(scope="session")
@@ -206,3 +205,56 @@ def test_full_size_architecture_has_the_published_parameter_counts() -> None:
 
     assert billions("transformer") == pytest.approx(20.43, abs=0.05)
     assert billions("text_encoder") == pytest.approx(8.29, abs=0.05)
+
+
+def run_with_workers(directory: Path, checkpoint: Path, workers: int) -> dict[int, bytes]:
+    """Eight person tasks (seeds 0–7) through a server whose lifespan starts ``workers``
+    in-process worker threads, as ``twoshot serve`` does; the result bytes by seed."""
+    import time
+
+    import anyio
+
+    from twoshot.runtime import Background
+    from twoshot.service.requests import ImageInput, Options, PersonRequest
+
+    settings = tiny_settings(
+        directory, checkpoint, engine="qwen-edit", face_checks=False, qwen_identity_retries=0
+    )
+    rt = Runtime.build(settings)
+    rt.plan(Background(workers=workers))
+    served = start_live(rt)
+    try:
+        key = rt.service.authenticate(served.key)
+        ids = {}
+        for seed in range(8):
+            request = PersonRequest(
+                references=[ImageInput("personImages[0]", data=photo("obama2.jpg"))],
+                options=Options(prompt="studio portrait", seed=seed, width=512, height=512),
+            )
+            answer = anyio.run(rt.service.submit_person, key, request)
+            ids[seed] = answer["task_id"]
+        deadline = time.time() + 300
+        while not all(rt.store.get_task(i).status.is_terminal() for i in ids.values()):  # type: ignore[union-attr]
+            assert time.time() < deadline, "tasks did not finish"
+            time.sleep(0.2)
+        assert len({w.owner for w in rt.workers}) == workers
+        results = {}
+        for seed, task_id in ids.items():
+            task = rt.store.get_task(task_id)
+            assert task is not None and task.status.value == "completed", task
+            results[seed] = rt.blobs.get_result(task.result_key)  # type: ignore[arg-type]
+        return results
+    finally:
+        stop_live(served)
+
+
+def test_two_worker_threads_share_one_pipeline_and_make_the_same_images(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    """A diffusers pipeline keeps per-call state (the scheduler's step index): two worker
+    threads on one pipeline must take turns, and then seed for seed make what one makes."""
+    one = run_with_workers(tmp_path / "one", checkpoint, 1)
+    two = run_with_workers(tmp_path / "two", checkpoint, 2)
+    assert one.keys() == two.keys() == set(range(8))
+    assert all(one[seed] == two[seed] for seed in one)
+    assert len(set(one.values())) == 8  # the seeds do differ

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from twoshot import cli_client
@@ -15,8 +13,8 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _logging(level: str) -> None:
-    configure(level, os.environ.get("TWOSHOT_LOG_FORMAT", "text"))
+def _logging(level: str, settings: Settings) -> None:
+    configure(level, settings.log_format)
 
 
 @click.group()
@@ -37,26 +35,29 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
     import uvicorn
 
     from twoshot.api import create_app
-    from twoshot.runtime import Runtime, default_evaluator
+    from twoshot.runtime import Background, Runtime, default_evaluator
 
-    _logging(log_level)
     settings = _settings()
+    _logging(log_level, settings)
     rt = Runtime.build(settings)
     count = settings.workers if workers is None else workers
-    if count:
-        try:
-            rt.start_workers(count, evaluator=default_evaluator())
-        except Exception as exc:
-            raise click.ClickException(
-                f"could not start the {settings.engine} engine: {exc}"
-            ) from exc
-    rt.start_sweeper()
-    rt.start_webhooks()
+    try:
+        rt.plan(
+            Background(
+                workers=count,
+                evaluator=default_evaluator() if count else None,
+                sweeper=True,
+                webhooks=True,
+            )
+        )
+    except Exception as exc:
+        rt.close()
+        raise click.ClickException(f"could not start the {settings.engine} engine: {exc}") from exc
     config = uvicorn.Config(
         create_app(rt), host=host, port=port, log_level=log_level, access_log=False
     )
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run()  # the app's lifespan starts and joins the threads
     finally:
         rt.close()
 
@@ -73,34 +74,21 @@ def worker(
     burst: bool, engine: str | None, server: str | None, token: str | None, log_level: str
 ) -> None:
     """Run one worker: against the database, or with --server against a remote twoshot."""
-    from twoshot.engines import load_engine
-    from twoshot.runtime import Runtime, default_evaluator
-    from twoshot.worker import Worker
+    from twoshot.runtime import Runtime, default_evaluator, remote_worker
 
-    _logging(log_level)
     settings = _settings()
+    _logging(log_level, settings)
     name = engine or settings.engine
     if server:
-        from twoshot.worker.remote import RemoteQueue
-
         if not token:
             raise click.ClickException(
                 "--server needs a worker token: --token or TWOSHOT_WORKER_TOKEN"
             )
-        remote = RemoteQueue(server, token)
-        w = Worker(
-            remote,
-            remote,
-            load_engine(name, settings),
-            evaluator=default_evaluator(),
-            lease_seconds=settings.lease_seconds,
-            poll_interval=settings.poll_interval,
-        )
-        close = remote.close
+        w, close = remote_worker(settings, server, token, name, default_evaluator())
     else:
         rt = Runtime.build(settings)
-        w = rt.make_worker(load_engine(name, settings), default_evaluator())
-        close = rt.store.close
+        w = rt.make_worker(name, default_evaluator())
+        close = rt.close
     try:
         count = w.run(burst=burst)
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ Nothing in twoshot reads the environment anywhere else; every component receives
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     engine: str = Field(default="studio", description="engine of tasks that name none")
     engines: list[str] = Field(default_factory=list, description="engines clients may name")
     workers: int = Field(default=1, ge=0, description="in-process workers started by serve")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text for people, json for log pipelines"
+    )
 
     # limits on what we accept
     max_upload_bytes: int = 15 * 1024 * 1024
@@ -72,6 +76,30 @@ class Settings(BaseSettings):
     )
     qwen_reference_size: int = Field(
         default=512, ge=64, description="side of the references' VAE input (stock: 1024)"
+    )
+
+    # provenance: Content Credentials and an invisible watermark on every result
+    provenance: str = Field(
+        default="c2pa,watermark", description="layers: c2pa, watermark (comma-separated) or none"
+    )
+    c2pa_cert: Path | None = Field(default=None, description="signer certificate chain (PEM)")
+    c2pa_key: Path | None = Field(default=None, description="its private key (PKCS#8 PEM)")
+    c2pa_signer_command: str | None = Field(
+        default=None, description="a command that signs stdin (KMS/HSM), with c2pa_cert"
+    )
+    c2pa_alg: str = Field(default="es256", description="es256, es384, ps256, ed25519, …")
+    c2pa_tsa_url: str | None = Field(default=None, description="RFC 3161 time-stamp authority")
+    c2pa_trust_anchors: Path | None = Field(
+        default=None, description="PEM roots whose signers verify reports as trusted"
+    )
+    watermark_key: str | None = Field(
+        default=None, description="watermark key; default: twoshot's public key"
+    )
+    watermark_id: int | None = Field(
+        default=None, ge=0, lt=1 << 22, description="server id in the watermark"
+    )
+    verify_per_minute: int = Field(
+        default=30, ge=0, description="POST /api/verify per client address (0: no limit)"
     )
 
     # webhooks

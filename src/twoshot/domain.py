@@ -99,6 +99,9 @@ def task_to_wire(task: Task) -> dict[str, Any]:
         "updated_at": task.updated_at.isoformat(),
         "attempts": task.attempts,
         "max_attempts": task.max_attempts,
+        "progress": task.progress,
+        "lease_owner": task.lease_owner,
+        "lease_expires_at": task.lease_expires_at.isoformat() if task.lease_expires_at else None,
     }
 
 
@@ -114,6 +117,13 @@ def task_from_wire(data: dict[str, Any]) -> Task:
         updated_at=datetime.fromisoformat(data["updated_at"]),
         attempts=data["attempts"],
         max_attempts=data["max_attempts"],
+        progress=data.get("progress", 0.0),
+        lease_owner=data.get("lease_owner"),
+        lease_expires_at=(
+            datetime.fromisoformat(data["lease_expires_at"])
+            if data.get("lease_expires_at")
+            else None
+        ),
     )
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twoshot.blobs import Blobs, LocalBlobs
 from twoshot.config import Settings
-from twoshot.engines import Engine, load_engine
+from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
 from twoshot.metrics import Metrics
@@ -54,6 +55,16 @@ def default_evaluator() -> Evaluator:
     return IdentityEvaluator()
 
 
+@dataclass(frozen=True)
+class Background:
+    """What ``Runtime.start`` runs: in-process workers, the retention sweeper, webhooks."""
+
+    workers: int = 0
+    evaluator: Evaluator | None = None
+    sweeper: bool = False
+    webhooks: bool = False
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -63,8 +74,11 @@ class Runtime:
     service: Service
     metrics: Metrics
     workers: list[Worker] = field(default_factory=list)
+    background: Background = field(default_factory=Background)
     _background_stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _engines: dict[str, Engine] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(
@@ -73,12 +87,13 @@ class Runtime:
         *,
         checks: InputChecks | None = None,
         fetcher: Fetcher | None = None,
+        store: Store | None = None,
     ) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # httpx logs every request's URL at INFO; the fetcher's URLs are users' photo URLs
         # (tokens and all), which never go into twoshot's logs
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        store = open_store(settings.resolved_database_url)
+        store = store or open_store(settings.resolved_database_url)
         blobs = make_blobs(settings)
         limits = Limits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
         fetcher = fetcher or Fetcher(fetch_policy(settings))
@@ -100,15 +115,31 @@ class Runtime:
             quota_per_day=settings.quota_per_day,
             max_queued=settings.max_queued,
         )
+        store.on_ended(service.tasks_ended)  # however a task ends, its inputs are released
         return cls(settings, store, blobs, fetcher, service, Metrics(store.count_by_status))
 
-    def make_worker(self, engine: Engine, evaluator: Evaluator | None = None) -> Worker:
+    # -- engines and workers -------------------------------------------------------------------
+
+    def engine(self, name: str) -> Engine:
+        """The engine for one more worker thread: a new one if its class is ``per_thread``,
+        else the process's one instance behind a lock (see ``twoshot.engines.Engine``)."""
+        with self._lock:
+            shared = self._engines.get(name)
+            if shared is not None:
+                return shared
+            engine = load_engine(name, self.settings)
+            if per_thread(engine):
+                return engine
+            self._engines[name] = Serialized(engine)
+            return self._engines[name]
+
+    def make_worker(self, engine: Engine | str, evaluator: Evaluator | None = None) -> Worker:
+        """A worker on this process's store and blobs, for an engine or an engine's name."""
         worker = Worker(
             self.store,
             self.blobs,
-            engine,
+            self.engine(engine) if isinstance(engine, str) else engine,
             evaluator=evaluator,
-            on_terminal=self.service.drop_inputs,
             lease_seconds=self.settings.lease_seconds,
             poll_interval=self.settings.poll_interval,
             metrics=self.metrics,
@@ -116,33 +147,44 @@ class Runtime:
         self.workers.append(worker)
         return worker
 
-    def start_workers(self, count: int, *, evaluator: Evaluator | None = None) -> None:
-        """Run ``count`` workers of every allowed engine in threads of this process."""
-        for name in self.settings.allowed_engines:
-            engine = load_engine(name, self.settings)
-            for _ in range(count):
-                worker = self.make_worker(engine, evaluator)
-                thread = threading.Thread(target=worker.run, name=worker.owner, daemon=True)
-                thread.start()
-                self._threads.append(thread)
+    # -- background threads: planned, then started and stopped by the app's lifespan -----------
 
-    def start_sweeper(self) -> None:
-        def sweep() -> None:
-            while not self._background_stop.wait(self.settings.sweep_interval):
-                try:
-                    results, inputs = self.service.sweep(
-                        self.settings.result_ttl, self.settings.input_grace
-                    )
-                    if results or inputs:
-                        log.info("retention: deleted %d result(s), %d input(s)", results, inputs)
-                except Exception:
-                    log.exception("retention sweep failed")
+    def plan(self, background: Background) -> None:
+        """Say what ``start`` runs. The workers' engines load now, so a missing model stops
+        the command before it serves anything."""
+        self.background = background
+        if background.workers:
+            for name in self.settings.allowed_engines:
+                self.engine(name)
 
-        thread = threading.Thread(target=sweep, name="sweeper", daemon=True)
+    def start(self) -> None:
+        plan = self.background
+        for name in self.settings.allowed_engines if plan.workers else []:
+            for _ in range(plan.workers):
+                worker = self.make_worker(name, plan.evaluator)
+                self._thread(worker.run, worker.owner)
+        if plan.sweeper:
+            self._thread(self._sweep, "sweeper")
+        if plan.webhooks:
+            self._start_webhooks()
+
+    def _thread(self, target: Callable[[], object], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
+        self._threads.append(thread)
 
-    def start_webhooks(self) -> None:
-        """Send webhook deliveries from a thread of this process (``twoshot serve`` does)."""
+    def _sweep(self) -> None:
+        while not self._background_stop.wait(self.settings.sweep_interval):
+            try:
+                results, inputs = self.service.sweep(
+                    self.settings.result_ttl, self.settings.input_grace
+                )
+                if results or inputs:
+                    log.info("retention: deleted %d result(s), %d input(s)", results, inputs)
+            except Exception:
+                log.exception("retention sweep failed")
+
+    def _start_webhooks(self) -> None:
         from twoshot.webhooks import WebhookSender
 
         sender = WebhookSender(
@@ -156,9 +198,17 @@ class Runtime:
         )
         self._threads.append(sender.start(self._background_stop))
 
-    def stop_workers(self, timeout: float = 30.0) -> None:
-        """Stop the background threads; workers finish their task, or after ``timeout``
-        hand it back to the queue."""
+    def start_webhooks(self) -> None:
+        """Send webhook deliveries from a thread of this process, alone."""
+        self._start_webhooks()
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        return list(self._threads)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop every thread this runtime started and join it: workers finish their task,
+        or after ``timeout`` hand it back to the queue."""
         self._background_stop.set()
         for worker in self.workers:
             worker.stop()
@@ -169,7 +219,32 @@ class Runtime:
             worker.stop(now=True)
         for thread in self._threads:
             thread.join(5)
+        left = [t.name for t in self._threads if t.is_alive()]
+        if left:
+            log.warning("threads still running after stop: %s", ", ".join(left))
+
+    async def aclose_fetcher(self) -> None:
+        await self.fetcher.aclose()
 
     def close(self) -> None:
-        self.stop_workers()
+        self.stop()
         self.store.close()
+
+
+def remote_worker(
+    settings: Settings, server: str, token: str, engine: str, evaluator: Evaluator | None
+) -> tuple[Worker, Callable[[], None]]:
+    """A worker that pulls from a twoshot server over HTTP (no database, no shared disk),
+    and the function that closes its connection."""
+    from twoshot.worker.remote import RemoteQueue
+
+    remote = RemoteQueue(server, token)
+    worker = Worker(
+        remote,
+        remote,
+        load_engine(engine, settings),
+        evaluator=evaluator,
+        lease_seconds=settings.lease_seconds,
+        poll_interval=settings.poll_interval,
+    )
+    return worker, remote.close

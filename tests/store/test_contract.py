@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy import inspect
 
 from twoshot.domain import Batch, ErrorInfo, JobSpec, Task, TaskStatus
 from twoshot.errors import Conflict
-from twoshot.store import Idempotency, SqlStore, make_engine, migrate
+from twoshot.store import Idempotency, Queue, SqlStore, make_engine, migrate
 from twoshot.store.schema import metadata
 
 
@@ -80,6 +81,54 @@ def store(backend: tuple[SqlStore, Clock]) -> SqlStore:
     return backend[0]
 
 
+@dataclass
+class Rig:
+    """A queue under test, and the store behind it (for setting up and checking)."""
+
+    queue: Queue
+    store: SqlStore
+    clock: Clock
+    remote: bool = False
+
+    def owner(self, task_: Task | None) -> str:
+        """The lease owner as the worker named it (a server prefixes its token's id)."""
+        assert task_ is not None and task_.lease_owner is not None
+        return task_.lease_owner.rsplit("/", 1)[-1] if self.remote else task_.lease_owner
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "remote"])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    """Every ``Queue``: the SQL store on both databases, and ``RemoteQueue`` talking to a
+    twoshot app in-process (over Starlette's test transport) on a SQLite store, so the
+    remote worker protocol cannot drift from the local one."""
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            url = stack.enter_context(postgres_schema())
+        else:
+            url = f"sqlite:///{tmp_path / 'store.db'}"
+        engine = make_engine(url)
+        migrate(engine)
+        clock = Clock()
+        store = SqlStore(engine, clock=clock)
+        stack.callback(store.close)
+        if request.param != "remote":
+            yield Rig(store, store, clock)
+            return
+        from starlette.testclient import TestClient
+
+        from tests.conftest import make_settings
+        from twoshot.api import create_app
+        from twoshot.runtime import Runtime
+        from twoshot.service import NoChecks
+        from twoshot.worker.remote import RemoteQueue
+
+        rt = Runtime.build(make_settings(tmp_path), checks=NoChecks(), store=store)
+        client = stack.enter_context(TestClient(create_app(rt)))
+        _, token = store.create_worker_token("contract")
+        remote = RemoteQueue("http://testserver", token, client=client)
+        yield Rig(remote, store, clock, remote=True)
+
+
 @pytest.fixture
 def clock(backend: tuple[SqlStore, Clock]) -> Clock:
     return backend[1]
@@ -135,23 +184,29 @@ def test_keys(store: SqlStore) -> None:
     assert store.revoke_key("nope") is None
 
 
-def test_claim_is_oldest_first_and_by_engine(store: SqlStore, key_id: str) -> None:
-    store.submit([task(key_id, 2), task(key_id, 1), task(key_id, 3, engine="other")], None, "{}")
-    first = store.claim("w1", ["e"], 30)
-    second = store.claim("w2", ["e"], 30)
+def test_claim_is_oldest_first_and_by_engine(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit(
+        [task(key_id, 2), task(key_id, 1), task(key_id, 3, engine="other")], None, "{}"
+    )
+    first = rig.queue.claim("w1", ["e"], 30)
+    second = rig.queue.claim("w2", ["e"], 30)
     assert (first.id, second.id) == ("t0001", "t0002")  # type: ignore[union-attr]
     assert first.status is TaskStatus.PROCESSING and first.attempts == 1  # type: ignore[union-attr]
-    assert store.claim("w3", ["e"], 30) is None
-    assert store.claim("w3", ["other"], 30).id == "t0003"  # type: ignore[union-attr]
+    assert rig.owner(first) == "w1"
+    assert first.spec == rig.store.get_task("t0001").spec  # type: ignore[union-attr]
+    assert rig.queue.claim("w3", ["e"], 30) is None
+    assert rig.queue.claim("w3", ["other"], 30).id == "t0003"  # type: ignore[union-attr]
 
 
-def test_concurrent_claims_never_share_a_task(store: SqlStore, key_id: str) -> None:
-    store.submit([task(key_id, n) for n in range(40)], None, "{}")
+def test_concurrent_claims_never_share_a_task(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit([task(key_id, n) for n in range(40)], None, "{}")
     got: list[str] = []
     lock = threading.Lock()
 
     def claimer(name: str) -> None:
-        while (t := store.claim(name, ["e"], 30)) is not None:
+        while (t := rig.queue.claim(name, ["e"], 30)) is not None:
             with lock:
                 got.append(t.id)
 
@@ -163,73 +218,97 @@ def test_concurrent_claims_never_share_a_task(store: SqlStore, key_id: str) -> N
     assert sorted(got) == [f"t{n:04d}" for n in range(40)]
 
 
-def test_heartbeat_progress_and_finish_need_the_lease(
-    store: SqlStore, key_id: str, clock: Clock
-) -> None:
-    store.submit([task(key_id)], None, "{}")
-    t = store.claim("w1", ["e"], 30)
+def test_heartbeat_progress_and_finish_need_the_lease(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit([task(key_id)], None, "{}")
+    q = rig.queue
+    t = q.claim("w1", ["e"], 30)
     assert t is not None
-    beat = store.heartbeat(t.id, "w1", 0.4, 30)
+    beat = q.heartbeat(t.id, "w1", 0.4, 30)
     assert beat.ours and not beat.cancel_requested
-    assert store.get_task(t.id).progress == 0.4  # type: ignore[union-attr]
-    assert not store.heartbeat(t.id, "intruder", 0.9, 30).ours
-    assert not store.finish(t.id, "intruder", TaskStatus.COMPLETED, result_key="r")
-    assert store.finish(t.id, "w1", TaskStatus.COMPLETED, result_key="r", quality={"faces": 1})
-    done = store.get_task(t.id)
+    assert rig.store.get_task(t.id).progress == 0.4  # type: ignore[union-attr]
+    assert not q.heartbeat(t.id, "intruder", 0.9, 30).ours
+    assert not q.finish(t.id, "intruder", TaskStatus.COMPLETED, result_key="r")
+    assert q.finish(t.id, "w1", TaskStatus.COMPLETED, result_key="r", quality={"faces": 1})
+    done = rig.store.get_task(t.id)
     assert (
         done.status is TaskStatus.COMPLETED
         and done.quality == {"faces": 1}
         and done.progress == 1.0
     )  # type: ignore[union-attr]
-    assert not store.finish(t.id, "w1", TaskStatus.FAILED)  # terminal is final
-    with pytest.raises(ValueError):
-        store.finish(t.id, "w1", TaskStatus.QUEUED)
+    assert not q.finish(t.id, "w1", TaskStatus.FAILED)  # terminal is final
+    assert not q.heartbeat(t.id, "w1", 0.5, 30).ours
 
 
-def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(
-    store: SqlStore, key_id: str, clock: Clock
-) -> None:
-    store.submit([task(key_id)], None, "{}")
-    store.claim("w1", ["e"], 30)
-    clock.now += 10
-    assert store.claim("w2", ["e"], 30) is None  # lease still valid
-    clock.now += 25
-    again = store.claim("w2", ["e"], 30)
-    assert again is not None and again.attempts == 2 and again.lease_owner == "w2"
-    assert not store.finish(again.id, "w1", TaskStatus.COMPLETED, result_key="r1")
-    assert store.finish(again.id, "w2", TaskStatus.COMPLETED, result_key="r2")
-    assert store.get_task(again.id).result_key == "r2"  # type: ignore[union-attr]
+def test_finish_refuses_a_status_that_is_not_terminal(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit([task(key_id)], None, "{}")
+    t = rig.queue.claim("w1", ["e"], 30)
+    assert t is not None
+    with pytest.raises(ValueError, match="terminal"):
+        rig.queue.finish(t.id, "w1", TaskStatus.QUEUED)
+    assert rig.store.get_task(t.id).status is TaskStatus.PROCESSING  # type: ignore[union-attr]
 
 
-def test_out_of_attempts_fails_with_worker_lost(store: SqlStore, key_id: str, clock: Clock) -> None:
-    store.submit([task(key_id)], None, "{}")  # max_attempts=2
-    store.claim("w1", ["e"], 30)
-    clock.now += 31
-    store.claim("w2", ["e"], 30)
-    clock.now += 31
-    assert store.claim("w3", ["e"], 30) is None
-    lost = store.get_task("t0000")
+def test_failure_keeps_its_error(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit([task(key_id)], None, "{}")
+    t = rig.queue.claim("w1", ["e"], 30)
+    assert t is not None
+    assert rig.queue.finish(t.id, "w1", TaskStatus.FAILED, error=ErrorInfo("bad_pose", "why"))
+    failed = rig.store.get_task(t.id)
+    assert failed.status is TaskStatus.FAILED and failed.error == ErrorInfo("bad_pose", "why")  # type: ignore[union-attr]
+
+
+def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit([task(key_id)], None, "{}")
+    q = rig.queue
+    q.claim("w1", ["e"], 30)
+    rig.clock.now += 10
+    assert q.claim("w2", ["e"], 30) is None  # lease still valid
+    rig.clock.now += 25
+    again = q.claim("w2", ["e"], 30)
+    assert again is not None and again.attempts == 2 and rig.owner(again) == "w2"
+    assert not q.finish(again.id, "w1", TaskStatus.COMPLETED, result_key="r1")
+    assert q.finish(again.id, "w2", TaskStatus.COMPLETED, result_key="r2")
+    assert rig.store.get_task(again.id).result_key == "r2"  # type: ignore[union-attr]
+
+
+def test_out_of_attempts_fails_with_worker_lost(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit([task(key_id)], None, "{}")  # max_attempts=2
+    rig.queue.claim("w1", ["e"], 30)
+    rig.clock.now += 31
+    rig.queue.claim("w2", ["e"], 30)
+    rig.clock.now += 31
+    assert rig.queue.claim("w3", ["e"], 30) is None
+    lost = rig.store.get_task("t0000")
     assert lost.status is TaskStatus.FAILED and lost.error.code == "worker_lost"  # type: ignore[union-attr]
 
 
-def test_release_returns_the_task_without_spending_an_attempt(store: SqlStore, key_id: str) -> None:
-    store.submit([task(key_id)], None, "{}")
-    store.claim("w1", ["e"], 30)
-    assert store.release("t0000", "w1")
-    t = store.get_task("t0000")
+def test_release_returns_the_task_without_spending_an_attempt(rig: Rig) -> None:
+    key_id = rig.store.create_key("k")[0].id
+    rig.store.submit([task(key_id)], None, "{}")
+    rig.queue.claim("w1", ["e"], 30)
+    assert not rig.queue.release("t0000", "intruder")
+    assert rig.queue.release("t0000", "w1")
+    t = rig.store.get_task("t0000")
     assert t.status is TaskStatus.QUEUED and t.attempts == 0  # type: ignore[union-attr]
 
 
-def test_cancel(store: SqlStore, key_id: str, clock: Clock) -> None:
+def test_cancel(rig: Rig) -> None:
+    store, q = rig.store, rig.queue
+    key_id = store.create_key("k")[0].id
     store.submit([task(key_id, 0), task(key_id, 1)], None, "{}")
-    running = store.claim("w1", ["e"], 30)
+    running = q.claim("w1", ["e"], 30)
     assert store.cancel("t0001", key_id).status is TaskStatus.CANCELED  # type: ignore[union-attr]
     flagged = store.cancel(running.id, key_id)  # type: ignore[union-attr]
     assert flagged.status is TaskStatus.PROCESSING and flagged.cancel_requested  # type: ignore[union-attr]
-    assert store.heartbeat(running.id, "w1", None, 30).cancel_requested  # type: ignore[union-attr]
+    assert q.heartbeat(running.id, "w1", None, 30).cancel_requested  # type: ignore[union-attr]
     assert store.cancel("t0001", "someone-else") is None
-    clock.now += 100  # the worker died before it saw the cancel
-    assert store.claim("w2", ["e"], 30) is None
+    rig.clock.now += 100  # the worker died before it saw the cancel
+    assert q.claim("w2", ["e"], 30) is None
     assert store.get_task(running.id).status is TaskStatus.CANCELED  # type: ignore[union-attr]
 
 
@@ -266,7 +345,7 @@ def test_inputs_referenced_only_by_live_tasks(store: SqlStore, key_id: str) -> N
     store.finish(t.id, "w", TaskStatus.FAILED, error=ErrorInfo("x", "y"))  # type: ignore[union-attr]
     assert store.unreferenced([shared, own]) == [own]
     assert store.live_input_keys() == {shared}
-    store.delete("t0001", key_id)
+    store.delete_tasks(["t0001"], key_id)
     assert store.unreferenced([shared, own]) == [shared, own]
 
 

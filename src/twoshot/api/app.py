@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
 
 from twoshot import __version__
-from twoshot.api import errors, ops, playground, submit, tasks, workers
+from twoshot.api import errors, ops, playground, submit, tasks, webhooks, workers
 from twoshot.api.limits import BodyLimit
 from twoshot.runtime import Runtime
 
@@ -23,10 +26,21 @@ then poll `GET /api/task-status/{task_id}` until `status` is `completed` and fet
 
 
 def create_app(rt: Runtime) -> FastAPI:
-    app = FastAPI(title="twoshot", version=__version__, description=DESCRIPTION)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """The runtime's planned threads run while the app serves, and are joined after."""
+        rt.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(rt.stop)
+            await rt.aclose_fetcher()  # its httpx client lives on this event loop
+
+    app = FastAPI(title="twoshot", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
     errors.install(app)
     app.include_router(submit.router)
+    app.include_router(webhooks.router)
     app.include_router(tasks.router)
     app.include_router(ops.router)
     app.include_router(playground.router)
@@ -44,7 +58,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             title=app.title,
             version=app.version,
             description=app.description,
-            routes=[*app.routes, *tasks.docs.routes],
+            routes=[*app.routes, *tasks.docs.routes],  # task-status: see tasks.py
         )
         for path in schema.get("paths", {}).values():
             for operation in path.values():

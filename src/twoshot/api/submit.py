@@ -251,9 +251,3 @@ async def person_image_batch(
     return await runtime(request).service.submit_batch(
         key, req, _how(request, body.engine, idempotency_key, body.webhook_url)
     )
-
-
-@router.get("/webhook-secret", tags=["webhooks"], summary="The secret that signs your webhooks")
-def webhook_secret(request: Request, key: Annotated[ApiKey, Depends(api_key)]) -> dict:
-    """Verify each delivery's ``webhook-signature`` with it (any Standard Webhooks library)."""
-    return {"webhook_secret": runtime(request).store.webhook_secret(key.id)}

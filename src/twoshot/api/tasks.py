@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.api.deps import api_key_header, authenticate, base_url, runtime
-from twoshot.api.views import ERRORS, ErrorBody, TaskStatusBody, batch_body, task_body
+from twoshot.api.views import ERRORS, ErrorBody, TaskStatusBody
 from twoshot.domain import Batch, Task
+from twoshot.status import batch_body, task_body
 
 router = APIRouter(responses=ERRORS)
 
@@ -33,20 +34,24 @@ async def _status(request: Request, task_id: str, secret: str | None) -> JSONRes
     return JSONResponse(_body(target, base_url(request)))
 
 
+STATUS_PATH = "/api/task-status/{task_id}"
+
+
 async def task_status_endpoint(request: Request) -> JSONResponse:
     """task-status, the route clients poll, as a plain Starlette endpoint: FastAPI's
     per-request dependency solving would cost more than the whole lookup (bench/RESULTS.md)."""
     return await _status(request, request.path_params["task_id"], request.headers.get("x-api-key"))
 
 
-router.add_route("/api/task-status/{task_id}", task_status_endpoint, methods=["GET"])
-
-# The same route declared the FastAPI way, for the OpenAPI schema only (see app._openapi).
+# Two declarations of one route, on purpose: the live one above serves every request, and
+# the FastAPI one below only describes it for /openapi.json and /docs (app._openapi reads
+# ``docs``; no request reaches it). Same path, same parameters, same body (``_status``).
+router.add_route(STATUS_PATH, task_status_endpoint, methods=["GET"])
 docs = APIRouter(responses=ERRORS)
 
 
 @docs.get(
-    "/api/task-status/{task_id}",
+    STATUS_PATH,
     response_model=TaskStatusBody,
     responses=NOT_FOUND,
     tags=["tasks"],

@@ -1,5 +1,5 @@
-"""Wire shapes: what task-status and the POST routes answer (pydantic for the OpenAPI schema)
-and the functions that build those bodies from domain objects."""
+"""Wire shapes for the OpenAPI schema: what task-status and the POST routes answer. The
+bodies themselves are built by ``twoshot.status`` (webhooks and the CLI use it too)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from twoshot.domain import TaskStatus
-from twoshot.status import batch_body, result_url, task_body
 
-__all__ = [
-    "ERRORS",
-    "SUBMIT_ERRORS",
-    "ErrorBody",
-    "Submitted",
-    "TaskStatusBody",
-    "batch_body",
-    "result_url",
-    "task_body",
-]
+__all__ = ["ERRORS", "SUBMIT_ERRORS", "ErrorBody", "Submitted", "TaskStatusBody"]
 
 
 class ErrorDetail(BaseModel):

@@ -82,7 +82,6 @@ def finish(request: Request, task_id: str, body: Finish) -> dict:
     if not body.status.is_terminal():
         raise InvalidInput("finish needs a terminal status", field="status")
     rt = runtime(request)
-    task = rt.store.get_task(task_id)
     error = ErrorInfo(body.error["code"], body.error.get("message", "")) if body.error else None
     done = rt.store.finish(
         task_id,
@@ -92,8 +91,6 @@ def finish(request: Request, task_id: str, body: Finish) -> dict:
         quality=body.quality,
         error=error,
     )
-    if done and task is not None:
-        rt.service.drop_inputs(task.spec.input_keys())
     return {"finished": done}
 
 

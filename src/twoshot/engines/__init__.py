@@ -9,6 +9,7 @@ plug in small fixture engines and how operators add their own.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,7 +22,7 @@ from twoshot.errors import TwoshotError
 if TYPE_CHECKING:
     from twoshot.config import Settings
 
-__all__ = ["BUILTIN", "Engine", "Job", "Outcome", "Progress", "load_engine"]
+__all__ = ["BUILTIN", "Engine", "Job", "Outcome", "Progress", "Serialized", "load_engine"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,32 @@ class Progress(Protocol):
 
 
 class Engine(Protocol):
+    """Makes images. An engine class that sets ``per_thread = True`` is cheap to build and
+    keeps no state between calls: each worker thread gets its own. Any other engine (a GPU
+    pipeline, whose scheduler keeps per-call state) is loaded once per process and shared
+    by the worker threads behind a lock (``Serialized``)."""
+
     name: str
 
     def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]: ...
+
+
+class Serialized:
+    """One engine shared by several worker threads, which take turns: one GPU pipeline in
+    memory, never two calls inside it at once."""
+
+    def __init__(self, engine: Engine):
+        self.inner = engine
+        self.name = engine.name
+        self._lock = threading.Lock()
+
+    def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]:
+        with self._lock:
+            return self.inner.generate(jobs, progress)
+
+
+def per_thread(engine: Engine) -> bool:
+    return bool(getattr(engine, "per_thread", False))
 
 
 BUILTIN = {

@@ -25,7 +25,7 @@ from twoshot.service.requests import (
     Submission,
     resolve_options,
 )
-from twoshot.store import Idempotency, Store
+from twoshot.store import Ended, Idempotency, Store
 
 log = logging.getLogger(__name__)
 
@@ -473,21 +473,30 @@ class Service:
         return self.lookup(ident, key)
 
     def delete(self, ident: str, key: ApiKey) -> int:
-        """Delete the task(s), their result files and their inputs no other task needs."""
-        target = self.lookup(ident, key)
-        ids = [t.id for t in target.tasks] if isinstance(target, Batch) else [target.id]
-        inputs: set[str] = set()
-        for task_id in ids:
-            task = self.store.delete(task_id, key.id)
-            if task is None:
-                continue
+        """Delete a task, or a batch with all its tasks, and their result files. Inputs are
+        released by ``tasks_ended`` for tasks that were still running, and were released
+        when the others ended."""
+        gone: list[Task] | None
+        if len(ident) > 64:
+            gone = None
+        elif ident.startswith("batch-"):
+            gone = self.store.delete_batch(ident, key.id)
+        else:
+            gone = self.store.delete_tasks([ident], key.id) or None
+        if gone is None:
+            raise NotFound(f"no task or batch {ident!r} for this API key")
+        for task in gone:
             if task.result_key:
                 self.blobs.delete_result(task.result_key)
-            inputs.update(task.spec.input_keys())
-        self.drop_inputs(sorted(inputs))
-        return len(ids)
+        return len(gone)
+
+    def tasks_ended(self, ended: list[Ended]) -> None:
+        """The store's end hook: once per ended task, however it ended, wherever (a local
+        worker, a remote worker's finish, a cancel, a delete, a lost worker settled)."""
+        self.drop_inputs(sorted({k for t in ended for k in t.input_keys}))
 
     def drop_inputs(self, keys: list[str]) -> None:
+        """Delete the input blobs among ``keys`` that no live task references any more."""
         for k in self.store.unreferenced(keys):
             self.blobs.delete_input(k)
 

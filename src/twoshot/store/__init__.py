@@ -8,10 +8,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
 
-from twoshot.store.base import Expired, Heartbeat, Idempotency, Queue, Store
+from twoshot.store.base import Ended, Expired, Heartbeat, Idempotency, Queue, Store
 from twoshot.store.sql import SqlStore, make_engine
 
 __all__ = [
+    "Ended",
     "Expired",
     "Heartbeat",
     "Idempotency",

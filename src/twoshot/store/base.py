@@ -5,7 +5,7 @@ One contract test suite (``tests/store``) runs against every implementation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,14 @@ class Heartbeat:
 
     ours: bool
     cancel_requested: bool
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A task that has just reached a terminal state, with the input blobs it referenced."""
+
+    id: str
+    input_keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -85,9 +93,14 @@ class Store(Queue, Protocol):
     def task_by_result(self, result_key: str) -> Task | None: ...
     def count_by_status(self) -> dict[str, int]: ...
 
-    # user actions
+    # user actions; deleting a batch deletes its row too
     def cancel(self, task_id: str, api_key_id: str) -> Task | None: ...
-    def delete(self, task_id: str, api_key_id: str) -> Task | None: ...
+    def delete_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]: ...
+    def delete_batch(self, batch_id: str, api_key_id: str) -> list[Task] | None: ...
+
+    # every terminal transition (finish, cancel, delete, a lost worker) calls the hooks once
+    # per ended task, after its commit
+    def on_ended(self, hook: Callable[[list[Ended]], None]) -> None: ...
 
     # retention
     def unreferenced(self, blob_keys: Sequence[str]) -> list[str]: ...

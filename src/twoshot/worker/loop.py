@@ -92,7 +92,6 @@ class Worker:
         engine: Engine,
         *,
         evaluator: Evaluator | None = None,
-        on_terminal: Callable[[list[str]], None] | None = None,
         lease_seconds: float = 60.0,
         poll_interval: float = 0.5,
         owner: str | None = None,
@@ -102,7 +101,6 @@ class Worker:
         self._blobs = blobs
         self._engine = engine
         self._evaluate = evaluator
-        self._on_terminal = on_terminal
         self._lease_seconds = lease_seconds
         self._poll = poll_interval
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
@@ -228,8 +226,6 @@ class Worker:
             task.attempts,
             f": {error.code}" if error else "",
         )
-        if self._on_terminal is not None:
-            self._on_terminal(task.spec.input_keys())
 
     def _job(self, task: Task) -> Job:
         images = {}

@@ -17,19 +17,28 @@ from twoshot.store import Heartbeat
 
 
 class RemoteQueue:
-    def __init__(self, server: str, token: str, *, timeout: float = 30.0, transport: Any = None):
-        self._http = httpx.Client(
-            base_url=server.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: Any = None,
+        client: Any = None,
+    ):
+        """``client``, if given, is used as it is (its base URL and headers set here): the
+        contract tests pass Starlette's ``TestClient`` to run against an app in-process."""
+        self._http: httpx.Client = client or httpx.Client(timeout=timeout, transport=transport)
+        self._http.base_url = server.rstrip("/")
+        self._http.headers["Authorization"] = f"Bearer {token}"
 
     def close(self) -> None:
         self._http.close()
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self._http.post(path, json=body)
+        if r.status_code == 400:  # what the store raises as ValueError, the server answers 400
+            raise ValueError(r.json().get("error", {}).get("message", r.text))
         r.raise_for_status()
         return dict(r.json())
 

@@ -63,6 +63,7 @@ def faces_focus(image: Image.Image, models: Models) -> tuple[float, float] | Non
 
 class StudioEngine:
     name = "studio"
+    per_thread = True  # numpy and OpenCV per call; the vision models are shared, each locked
 
     def __init__(self, settings: object = None, models: Models | None = None):
         self._models = models or Models.shared()

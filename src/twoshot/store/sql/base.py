@@ -1,0 +1,294 @@
+"""The plumbing every part of the SQL store shares: the engine, transactions, rows ↔ tasks,
+and the one operation by which a task ends.
+
+SQLite (WAL, the embedded default) and PostgreSQL run one code path. On SQLite every write
+transaction is ``BEGIN IMMEDIATE``, which serialises writers; on PostgreSQL claims use
+``SELECT … FOR UPDATE SKIP LOCKED`` and every change of state is an ``UPDATE … RETURNING``
+whose answer, not an earlier ``SELECT``, says which rows it changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, Select, create_engine, event, select
+
+from twoshot.domain import ErrorInfo, JobSpec, Task, TaskStatus
+from twoshot.store.base import Ended
+from twoshot.store.schema import task_inputs, tasks, webhook_deliveries
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.PROCESSING.value)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # we emit BEGIN ourselves (below); pysqlite's implicit transactions get in the way
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("twoshot_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Prepared:
+    """A read compiled once and run on a DB-API connection, skipping SQLAlchemy's
+    per-execution machinery: for the one query on the hot path of every poll.
+
+    With ``keep_connection`` (SQLite, whose reads run on the event loop's one thread) each
+    thread keeps its connection instead of checking one out of the pool per call.
+    """
+
+    def __init__(self, engine: Engine, statement: Select[Any], *, keep_connection: bool):
+        compiled = statement.compile(dialect=engine.dialect)
+        self._engine = engine
+        self._sql = compiled.string
+        self._order = compiled.positiontup if compiled.positional else None
+        self._local = threading.local() if keep_connection else None
+        self._kept: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _cursor_source(self) -> tuple[Any, bool]:
+        if self._local is None:
+            return self._engine.raw_connection(), True
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._engine.raw_connection()
+            with self._lock:
+                self._kept.append(conn)
+        return conn, False
+
+    def close(self) -> None:
+        with self._lock:
+            kept, self._kept = self._kept, []
+        for conn in kept:
+            conn.close()
+        self._local = threading.local() if self._local is not None else None
+
+    def first(self, params: dict[str, Any]) -> SimpleNamespace | None:
+        args: Any = tuple(params[k] for k in self._order) if self._order is not None else params
+        conn, give_back = self._cursor_source()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self._sql, args)
+                row = cursor.fetchone()
+                names = [d[0] for d in cursor.description] if row is not None else []
+            finally:
+                cursor.close()
+        finally:
+            if give_back:
+                conn.close()
+        return None if row is None else SimpleNamespace(**dict(zip(names, row, strict=True)))
+
+
+EndHook = Callable[[list[Ended]], None]
+
+
+class SqlBase:
+    """Transactions, the end hook and the row conversions; the concerns are mixins of it."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time):
+        self._engine = engine
+        self._clock = clock
+        self._end_hooks: list[EndHook] = []
+        # a local SQLite file answers a keyed read in ~0.1 ms: cheaper to run on the event
+        # loop than to hop to a thread; a networked database always goes to a thread
+        self.inline_reads = engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(twoshot_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _ending(self) -> Iterator[tuple[Connection, list[Ended]]]:
+        """A write transaction that may end tasks: the end hooks hear of them after the
+        commit, once per task, and not at all if the transaction rolls back."""
+        ended: list[Ended] = []
+        with self._write() as conn:
+            yield conn, ended
+        if ended:
+            for hook in self._end_hooks:
+                try:
+                    hook(ended)
+                except Exception:  # the tasks did end; the sweeper catches what the hook missed
+                    log.exception("a task-ended hook failed")
+
+    def on_ended(self, hook: EndHook) -> None:
+        """Call ``hook`` after each commit that ended tasks (in the committing thread)."""
+        self._end_hooks.append(hook)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- the one way a task ends ----------------------------------------------------------------
+
+    def _end(
+        self,
+        conn: Connection,
+        ended: list[Ended],
+        where: ColumnElement[bool],
+        status: TaskStatus,
+        now: float,
+        *,
+        notify: bool = True,
+        **values: Any,
+    ) -> list[str]:
+        """Move the active tasks matching ``where`` to the terminal ``status``.
+
+        The ids come from the UPDATE's own ``RETURNING``: a concurrent transaction that ended
+        a task first leaves nothing here, so webhooks are queued, and hooks called, for
+        exactly the tasks this call ended."""
+        if not status.is_terminal():
+            raise ValueError(f"a task ends in a terminal status, not {status.value}")
+        ids = [
+            r.id
+            for r in conn.execute(
+                tasks.update()
+                .where(where, tasks.c.status.in_(ACTIVE))
+                .values(
+                    status=status.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    finished_at=now,
+                    **values,
+                )
+                .returning(tasks.c.id)
+            )
+        ]
+        if not ids:
+            return []
+        if notify:
+            self._enqueue_webhooks(conn, ids, now)
+        inputs: dict[str, list[str]] = {i: [] for i in ids}
+        for r in conn.execute(
+            select(task_inputs.c.task_id, task_inputs.c.blob_key)
+            .where(task_inputs.c.task_id.in_(ids))
+            .order_by(task_inputs.c.task_id, task_inputs.c.blob_key)
+        ):
+            inputs[r.task_id].append(r.blob_key)
+        ended.extend(Ended(i, tuple(inputs[i])) for i in sorted(ids))
+        return ids
+
+    def _enqueue_webhooks(self, conn: Connection, task_ids: Sequence[str], now: float) -> None:
+        """In the transaction that ends the tasks: nothing finished is left unsent."""
+        rows = conn.execute(
+            select(tasks.c.id, tasks.c.api_key_id, tasks.c.webhook_url).where(
+                tasks.c.id.in_(list(task_ids)), tasks.c.webhook_url.is_not(None)
+            )
+        ).all()
+        if rows:
+            conn.execute(
+                webhook_deliveries.insert(),
+                [
+                    {
+                        "id": uuid.uuid4().hex,
+                        "task_id": r.id,
+                        "api_key_id": r.api_key_id,
+                        "url": r.webhook_url,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for r in rows
+                ],
+            )
+
+    # -- rows ↔ tasks ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _task_row(t: Task) -> dict[str, Any]:
+        return {
+            "id": t.id,
+            "api_key_id": t.api_key_id,
+            "batch_id": t.batch_id,
+            "batch_index": t.batch_index,
+            "kind": t.kind,
+            "engine": t.engine,
+            "status": t.status.value,
+            "spec": t.spec.model_dump_json(),
+            "progress": t.progress,
+            "attempts": t.attempts,
+            "max_attempts": t.max_attempts,
+            "cancel_requested": False,
+            "created_at": ts(t.created_at),
+            "updated_at": ts(t.updated_at),
+            "webhook_url": t.webhook_url,
+            "public_url": t.public_url,
+        }
+
+    @staticmethod
+    def _task(row: Any) -> Task:
+        error = ErrorInfo(row.error_code, row.error_message or "") if row.error_code else None
+        return Task(
+            id=row.id,
+            api_key_id=row.api_key_id,
+            batch_id=row.batch_id,
+            batch_index=row.batch_index,
+            kind=row.kind,
+            engine=row.engine,
+            status=TaskStatus(row.status),
+            # our own rows, validated when written: construct, don't validate again
+            spec=JobSpec.model_construct(**json.loads(row.spec)),
+            progress=row.progress,
+            error=error,
+            result_key=row.result_key,
+            quality=json.loads(row.quality) if row.quality else None,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            lease_owner=row.lease_owner,
+            lease_expires_at=dt(row.lease_expires_at),
+            cancel_requested=bool(row.cancel_requested),
+            created_at=dt(row.created_at),  # type: ignore[arg-type]
+            updated_at=dt(row.updated_at),  # type: ignore[arg-type]
+            finished_at=dt(row.finished_at),
+            webhook_url=row.webhook_url,
+            public_url=row.public_url,
+        )

@@ -1,0 +1,147 @@
+"""The lease queue: claim, heartbeat, finish, release, and settling tasks whose worker died."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+
+from twoshot.domain import ErrorInfo, Task, TaskStatus
+from twoshot.store.base import Ended, Heartbeat
+from twoshot.store.schema import tasks
+from twoshot.store.sql.base import SqlBase
+
+PROCESSING = TaskStatus.PROCESSING.value
+
+
+class QueueStore(SqlBase):
+    def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None:
+        now = self._clock()
+        mine = tasks.c.engine.in_(list(engines))
+        # Two indexed lookups rather than one query with OR, which the planners answer by
+        # scanning the table: first a task whose worker died, then the oldest queued one.
+        expired = (
+            select(tasks.c.id)
+            .where(tasks.c.status == PROCESSING, tasks.c.lease_expires_at < now, mine)
+            .order_by(tasks.c.lease_expires_at)
+        )
+        queued = (
+            select(tasks.c.id)
+            .where(tasks.c.status == TaskStatus.QUEUED.value, mine)
+            .order_by(tasks.c.created_at, tasks.c.id)
+        )
+        with self._ending() as (conn, ended):
+            self._settle_lost(conn, ended, now)
+            row = None
+            for candidates in (expired, queued):
+                row = conn.execute(candidates.limit(1).with_for_update(skip_locked=True)).first()
+                if row is not None:
+                    break
+            if row is None:
+                return None
+            claimed = conn.execute(
+                tasks.update()
+                .where(tasks.c.id == row.id)
+                .values(
+                    status=PROCESSING,
+                    lease_owner=owner,
+                    lease_expires_at=now + lease_seconds,
+                    attempts=tasks.c.attempts + 1,
+                    progress=0.0,
+                    updated_at=now,
+                )
+                .returning(*tasks.c)
+            ).first()
+        return self._task(claimed)
+
+    def _settle_lost(self, conn: Connection, ended: list[Ended], now: float) -> None:
+        """Expired leases that may not run again: canceled meanwhile, or out of attempts."""
+        expired = and_(tasks.c.status == PROCESSING, tasks.c.lease_expires_at < now)
+        self._end(
+            conn, ended, and_(expired, tasks.c.cancel_requested.is_(True)), TaskStatus.CANCELED, now
+        )
+        self._end(
+            conn,
+            ended,
+            and_(expired, tasks.c.attempts >= tasks.c.max_attempts),
+            TaskStatus.FAILED,
+            now,
+            error_code="worker_lost",
+            error_message="the worker running this task stopped answering "
+            "on every attempt; submit it again",
+        )
+
+    def heartbeat(
+        self, task_id: str, owner: str, progress: float | None, lease_seconds: float
+    ) -> Heartbeat:
+        now = self._clock()
+        values: dict[str, Any] = {"lease_expires_at": now + lease_seconds, "updated_at": now}
+        if progress is not None:
+            values["progress"] = max(0.0, min(1.0, progress))
+        with self._write() as conn:
+            row = conn.execute(
+                tasks.update()
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.lease_owner == owner,
+                    tasks.c.status == PROCESSING,
+                )
+                .values(**values)
+                .returning(tasks.c.cancel_requested)
+            ).first()
+        if row is None:
+            return Heartbeat(ours=False, cancel_requested=False)
+        return Heartbeat(ours=True, cancel_requested=bool(row.cancel_requested))
+
+    def finish(
+        self,
+        task_id: str,
+        owner: str,
+        status: TaskStatus,
+        *,
+        result_key: str | None = None,
+        quality: dict | None = None,
+        error: ErrorInfo | None = None,
+    ) -> bool:
+        if not status.is_terminal():
+            raise ValueError(f"finish needs a terminal status, not {status.value}")
+        ours = and_(
+            tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.status == PROCESSING
+        )
+        with self._ending() as (conn, ended):
+            done = self._end(
+                conn,
+                ended,
+                ours,
+                status,
+                self._clock(),
+                progress=1.0 if status is TaskStatus.COMPLETED else tasks.c.progress,
+                result_key=result_key,
+                quality=json.dumps(quality) if quality is not None else None,
+                error_code=error.code if error else None,
+                error_message=error.message if error else None,
+            )
+        return bool(done)
+
+    def release(self, task_id: str, owner: str) -> bool:
+        now = self._clock()
+        with self._write() as conn:
+            done = conn.execute(
+                tasks.update()
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.lease_owner == owner,
+                    tasks.c.status == PROCESSING,
+                )
+                .values(
+                    status=TaskStatus.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=tasks.c.attempts - 1,
+                    progress=0.0,
+                    updated_at=now,
+                )
+            )
+        return done.rowcount == 1

@@ -1,0 +1,257 @@
+"""Tasks and batches: submission (with idempotency), reading, cancel, delete, retention."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from twoshot.domain import ApiKey, Batch, Task, TaskStatus
+from twoshot.errors import Conflict
+from twoshot.store.base import Ended, Expired, Idempotency
+from twoshot.store.schema import api_keys, batches, idempotency, task_inputs, tasks
+from twoshot.store.sql.base import ACTIVE, Prepared, dt, hash_secret, ts
+from twoshot.store.sql.keys import KeyStore
+
+# the one query of every poll: the caller's key and its task, joined
+_TASK_FOR_SECRET = (
+    select(tasks, api_keys.c.key_hash.label("owner_hash"))
+    .join(api_keys, api_keys.c.id == tasks.c.api_key_id)
+    .where(
+        tasks.c.id == bindparam("task_id"),
+        api_keys.c.key_hash == bindparam("digest"),
+        api_keys.c.revoked_at.is_(None),
+    )
+)
+
+
+class TaskStore(KeyStore):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._task_for_secret = Prepared(
+            self._engine, _TASK_FOR_SECRET, keep_connection=self.inline_reads
+        )
+
+    def close(self) -> None:
+        self._task_for_secret.close()
+        super().close()
+
+    # -- submission -------------------------------------------------------------------------
+
+    def submit(
+        self,
+        tasks_: Sequence[Task],
+        batch: Batch | None,
+        response: str,
+        idempotency_: Idempotency | None = None,
+    ) -> str | None:
+        try:
+            with self._write() as conn:
+                if idempotency_ is not None:
+                    existing = self._idempotent(conn, idempotency_)
+                    if existing is not None:
+                        return existing
+                    conn.execute(
+                        idempotency.insert().values(
+                            api_key_id=idempotency_.api_key_id,
+                            key=idempotency_.key,
+                            fingerprint=idempotency_.fingerprint,
+                            response=response,
+                            created_at=self._clock(),
+                        )
+                    )
+                if batch is not None:
+                    conn.execute(
+                        batches.insert().values(
+                            id=batch.id,
+                            api_key_id=batch.api_key_id,
+                            kind=batch.kind,
+                            created_at=ts(batch.created_at),
+                        )
+                    )
+                conn.execute(tasks.insert(), [self._task_row(t) for t in tasks_])
+                links = [
+                    {"task_id": t.id, "blob_key": k} for t in tasks_ for k in t.spec.input_keys()
+                ]
+                if links:
+                    conn.execute(task_inputs.insert(), links)
+        except IntegrityError:
+            # a concurrent request with the same Idempotency-Key won the race
+            if idempotency_ is None:
+                raise
+            return self.idempotent_response(idempotency_)
+        return None
+
+    def idempotent_response(self, idempotency_: Idempotency) -> str | None:
+        with self._read() as conn:
+            return self._idempotent(conn, idempotency_)
+
+    @staticmethod
+    def _idempotent(conn: Connection, key: Idempotency) -> str | None:
+        row = conn.execute(
+            select(idempotency).where(
+                idempotency.c.api_key_id == key.api_key_id, idempotency.c.key == key.key
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.fingerprint != key.fingerprint:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different request; "
+                "send a new key for a new request",
+                code="idempotency_key_reused",
+                field="Idempotency-Key",
+            )
+        return str(row.response)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_task(self, task_id: str, api_key_id: str | None = None) -> Task | None:
+        query = select(tasks).where(tasks.c.id == task_id)
+        if api_key_id is not None:
+            query = query.where(tasks.c.api_key_id == api_key_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._task(row)
+
+    def get_batch(self, batch_id: str, api_key_id: str | None = None) -> Batch | None:
+        query = select(batches).where(batches.c.id == batch_id)
+        if api_key_id is not None:
+            query = query.where(batches.c.api_key_id == api_key_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            items = conn.execute(
+                select(tasks).where(tasks.c.batch_id == batch_id).order_by(tasks.c.batch_index)
+            ).all()
+        return Batch(
+            id=row.id,
+            api_key_id=row.api_key_id,
+            kind=row.kind,
+            created_at=dt(row.created_at),  # type: ignore[arg-type]
+            tasks=[self._task(r) for r in items],
+        )
+
+    def task_for_secret(self, task_id: str, secret: str) -> tuple[ApiKey | None, Task | None]:
+        """The caller's key and its task, in one query on the hot path of task-status."""
+        digest = hash_secret(secret)
+        row = self._task_for_secret.first({"task_id": task_id, "digest": digest})
+        if row is not None and hmac.compare_digest(row.owner_hash, digest):
+            task = self._task(row)
+            key = ApiKey(id=task.api_key_id, name="", prefix="", created_at=task.created_at)
+            return key, task
+        return self.authenticate(secret), None
+
+    def task_by_result(self, result_key: str) -> Task | None:
+        with self._read() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.result_key == result_key)).first()
+        return None if row is None else self._task(row)
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute(select(tasks.c.status, func.count()).group_by(tasks.c.status)).all()
+        counts = {s.value: 0 for s in TaskStatus}
+        counts.update({status: n for status, n in rows})
+        return counts
+
+    # -- user actions -------------------------------------------------------------------------
+
+    def cancel(self, task_id: str, api_key_id: str) -> Task | None:
+        """A queued task ends canceled now; a running one is flagged, and its worker stops at
+        its next step (or, if that worker died, the next claim settles it)."""
+        now = self._clock()
+        mine = and_(tasks.c.id == task_id, tasks.c.api_key_id == api_key_id)
+        with self._ending() as (conn, ended):
+            self._end(
+                conn,
+                ended,
+                and_(mine, tasks.c.status == TaskStatus.QUEUED.value),
+                TaskStatus.CANCELED,
+                now,
+            )
+            conn.execute(
+                tasks.update()
+                .where(mine, tasks.c.status == TaskStatus.PROCESSING.value)
+                .values(cancel_requested=True, updated_at=now)
+            )
+            row = conn.execute(select(tasks).where(mine)).first()
+        return None if row is None else self._task(row)
+
+    def delete_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]:
+        """Delete these tasks of the key (unknown ids are skipped); returns what was deleted,
+        as it was, so the caller can delete the result files."""
+        where = and_(tasks.c.id.in_(list(task_ids)), tasks.c.api_key_id == api_key_id)
+        with self._ending() as (conn, ended):
+            return self._delete(conn, ended, where)
+
+    def delete_batch(self, batch_id: str, api_key_id: str) -> list[Task] | None:
+        """Delete the batch, all its tasks and its row: its id is unknown afterwards."""
+        with self._ending() as (conn, ended):
+            mine = and_(batches.c.id == batch_id, batches.c.api_key_id == api_key_id)
+            if conn.execute(select(batches.c.id).where(mine)).first() is None:
+                return None
+            gone = self._delete(conn, ended, tasks.c.batch_id == batch_id)
+            conn.execute(delete(batches).where(mine))
+        return gone
+
+    def _delete(
+        self, conn: Connection, ended: list[Ended], where: ColumnElement[bool]
+    ) -> list[Task]:
+        rows = conn.execute(select(tasks).where(where).order_by(tasks.c.batch_index, tasks.c.id))
+        gone = [self._task(r) for r in rows]
+        if not gone:
+            return []
+        ids = [t.id for t in gone]
+        # tasks still running end here, as canceled: their inputs are released like any
+        # other ended task's; no webhook, since the caller asked for the task to be forgotten
+        self._end(
+            conn, ended, tasks.c.id.in_(ids), TaskStatus.CANCELED, self._clock(), notify=False
+        )
+        conn.execute(delete(task_inputs).where(task_inputs.c.task_id.in_(ids)))
+        conn.execute(delete(tasks).where(tasks.c.id.in_(ids)))
+        return gone
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def unreferenced(self, blob_keys: Sequence[str]) -> list[str]:
+        if not blob_keys:
+            return []
+        with self._read() as conn:
+            live = {
+                r.blob_key
+                for r in conn.execute(
+                    select(task_inputs.c.blob_key)
+                    .join(tasks, tasks.c.id == task_inputs.c.task_id)
+                    .where(task_inputs.c.blob_key.in_(list(blob_keys)), tasks.c.status.in_(ACTIVE))
+                )
+            }
+        return [k for k in blob_keys if k not in live]
+
+    def live_input_keys(self) -> set[str]:
+        with self._read() as conn:
+            return {
+                r.blob_key
+                for r in conn.execute(
+                    select(task_inputs.c.blob_key)
+                    .join(tasks, tasks.c.id == task_inputs.c.task_id)
+                    .where(tasks.c.status.in_(ACTIVE))
+                    .distinct()
+                )
+            }
+
+    def expired_results(self, older_than: float, limit: int = 500) -> list[Expired]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(tasks.c.id, tasks.c.result_key)
+                .where(tasks.c.result_key.is_not(None), tasks.c.finished_at < older_than)
+                .limit(limit)
+            ).all()
+        return [Expired(r.id, r.result_key) for r in rows]
+
+    def forget_result(self, task_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(tasks.update().where(tasks.c.id == task_id).values(result_key=None))

@@ -1,0 +1,48 @@
+"""The runtime owns its threads: the app's lifespan starts what was planned and, at
+shutdown, stops and joins every one of them."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import make_settings, photo, start_live, stop_live
+from twoshot.runtime import Background, Runtime
+from twoshot.service import NoChecks
+
+
+def test_shutdown_joins_every_thread_the_server_started(tmp_path: Path) -> None:
+    before = set(threading.enumerate())
+    rt = Runtime.build(make_settings(tmp_path, sweep_interval=0.05), checks=NoChecks())
+    rt.plan(Background(workers=2, sweeper=True, webhooks=True))
+    served = start_live(rt)
+    files = {
+        "maleImage": ("m.jpg", photo("obama.jpg")),
+        "femaleImage": ("f.jpg", photo("astronaut.jpg")),
+    }
+    answer = httpx.post(f"{served.url}/api/couple_image", headers=served.headers, files=files)
+    assert answer.status_code == 200
+    started = rt.threads
+    assert sorted(t.name for t in started if not t.name.startswith("worker-")) == [
+        "sweeper",
+        "webhooks",
+    ]
+    assert len([t for t in started if t.name.startswith("worker-")]) == 2
+    assert all(t.is_alive() for t in started)
+    stop_live(served)
+    assert not any(t.is_alive() for t in started)
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == []
+
+
+def test_per_thread_engines_and_shared_ones(tmp_path: Path) -> None:
+    from twoshot.engines import Serialized
+
+    rt = Runtime.build(make_settings(tmp_path), checks=NoChecks())
+    shared = rt.engine(rt.settings.engine)  # a fixture engine that says nothing: shared
+    assert isinstance(shared, Serialized) and rt.engine(rt.settings.engine) is shared
+    studio = rt.engine("studio")  # per_thread: every worker thread builds its own
+    assert not isinstance(studio, Serialized) and rt.engine("studio") is not studio
+    rt.close()
