@@ -27,4 +27,5 @@ bench: install
 	$(PY) bench/api.py
 	$(PY) bench/vision.py
 	$(PY) bench/studio.py
+	$(PY) bench/provenance.py
 	$(PY) bench/gpu_qwen_edit.py

@@ -188,7 +188,16 @@ def test_couple_and_person_tasks_complete_through_the_worker(served: Live) -> No
         # random weights draw no faces: the gate tries the next seed, then reports honestly
         assert gate == {"attempts": 2, "seeds": gate["seeds"], "passed": False}
         assert "missing_person" in body["quality"]["flags"]
-        assert httpx.get(body["image_url"]).status_code == 200
+        result = httpx.get(body["image_url"])
+        assert result.status_code == 200
+        # marked as generative AI: a manifest the C2PA SDK validates, and the watermark
+        from twoshot.provenance import verify
+
+        verdict = verify(result.content)
+        assert verdict.manifest.valid and verdict.watermark.found
+        assert verdict.manifest.digital_source_type == "trainedAlgorithmicMedia"
+        assert verdict.manifest.software_agent == "twoshot/qwen-edit"
+        assert body["quality"]["provenance"]["c2pa"] is True
 
 
 def test_full_size_architecture_has_the_published_parameter_counts() -> None:

@@ -17,6 +17,7 @@ from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
 from twoshot.metrics import Metrics
+from twoshot.provenance import Provenance
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
@@ -73,6 +74,7 @@ class Runtime:
     fetcher: Fetcher
     service: Service
     metrics: Metrics
+    provenance: Provenance
     workers: list[Worker] = field(default_factory=list)
     background: Background = field(default_factory=Background)
     _background_stop: threading.Event = field(default_factory=threading.Event)
@@ -116,7 +118,9 @@ class Runtime:
             max_queued=settings.max_queued,
         )
         store.on_ended(service.tasks_ended)  # however a task ends, its inputs are released
-        return cls(settings, store, blobs, fetcher, service, Metrics(store.count_by_status))
+        provenance = Provenance.from_settings(settings)
+        metrics = Metrics(store.count_by_status)
+        return cls(settings, store, blobs, fetcher, service, metrics, provenance)
 
     # -- engines and workers -------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class Runtime:
             lease_seconds=self.settings.lease_seconds,
             poll_interval=self.settings.poll_interval,
             metrics=self.metrics,
+            provenance=self.provenance,
         )
         self.workers.append(worker)
         return worker
@@ -246,5 +251,6 @@ def remote_worker(
         evaluator=evaluator,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.poll_interval,
+        provenance=Provenance.from_settings(settings),  # signs with this machine's settings
     )
     return worker, remote.close

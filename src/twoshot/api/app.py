@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from twoshot import __version__
-from twoshot.api import errors, ops, playground, submit, tasks, webhooks, workers
+from twoshot.api import errors, ops, playground, submit, tasks, verify, webhooks, workers
 from twoshot.api.limits import BodyLimit
 from twoshot.runtime import Runtime
 
@@ -41,6 +41,7 @@ def create_app(rt: Runtime) -> FastAPI:
     errors.install(app)
     app.include_router(submit.router)
     app.include_router(webhooks.router)
+    app.include_router(verify.router)
     app.include_router(tasks.router)
     app.include_router(ops.router)
     app.include_router(playground.router)

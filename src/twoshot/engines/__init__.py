@@ -22,7 +22,16 @@ from twoshot.errors import TwoshotError
 if TYPE_CHECKING:
     from twoshot.config import Settings
 
-__all__ = ["BUILTIN", "Engine", "Job", "Outcome", "Progress", "Serialized", "load_engine"]
+__all__ = [
+    "BUILTIN",
+    "Engine",
+    "Job",
+    "Outcome",
+    "Progress",
+    "Serialized",
+    "load_engine",
+    "source_type",
+]
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,17 @@ class Serialized:
     def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]:
         with self._lock:
             return self.inner.generate(jobs, progress)
+
+    def source_type(self, notes: Mapping[str, Any]) -> str:
+        return source_type(self.inner, notes)
+
+
+def source_type(engine: Engine, notes: Mapping[str, Any]) -> str:
+    """The IPTC digital source type of one outcome, for its Content Credentials: the
+    engine's ``source_type(notes)`` if it has one, else generative AI (an engine of unknown
+    kind is taken to be generative, the cautious answer)."""
+    own = getattr(engine, "source_type", None)
+    return str(own(notes)) if callable(own) else "trainedAlgorithmicMedia"
 
 
 def per_thread(engine: Engine) -> bool:

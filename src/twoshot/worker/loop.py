@@ -18,10 +18,11 @@ from PIL import Image
 
 from twoshot.blobs import new_result_name
 from twoshot.domain import ErrorInfo, Task, TaskStatus
-from twoshot.engines import Engine, Job, Outcome, Progress
+from twoshot.engines import Engine, Job, Outcome, Progress, source_type
 from twoshot.errors import Canceled, InvalidImage, JobFailed, LeaseLost, TwoshotError
 from twoshot.images import Limits, decode, encode_jpeg
 from twoshot.metrics import Metrics
+from twoshot.provenance import Provenance
 from twoshot.store import Queue
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,10 @@ class Worker:
         poll_interval: float = 0.5,
         owner: str | None = None,
         metrics: Metrics | None = None,
+        provenance: Provenance | None = None,
     ):
+        """``provenance`` marks every result (Content Credentials, watermark); without it
+        results are plain JPEGs (tests of the loop alone)."""
         self._store = store
         self._blobs = blobs
         self._engine = engine
@@ -105,6 +109,7 @@ class Worker:
         self._poll = poll_interval
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self._metrics = metrics
+        self._provenance = provenance
         self.state = WorkerState.NEW
         self._stop = threading.Event()
         self._stop_now = threading.Event()
@@ -182,8 +187,9 @@ class Worker:
             quality = dict(outcome.notes)
             if self._evaluate is not None:
                 quality.update(self._evaluate(job, outcome.image))
+            jpeg = self._encode(outcome, quality)
             result = new_result_name()
-            self._blobs.put_result(result, encode_jpeg(outcome.image))
+            self._blobs.put_result(result, jpeg)
             status = TaskStatus.COMPLETED
         except Canceled:
             status = TaskStatus.CANCELED
@@ -226,6 +232,18 @@ class Worker:
             task.attempts,
             f": {error.code}" if error else "",
         )
+
+    def _encode(self, outcome: Outcome, quality: dict[str, Any]) -> bytes:
+        assert outcome.image is not None
+        if self._provenance is None:
+            return encode_jpeg(outcome.image)
+        marked = self._provenance.encode(
+            outcome.image,
+            engine=self._engine.name,
+            source_type=source_type(self._engine, outcome.notes),
+        )
+        quality["provenance"] = marked.applied
+        return marked.jpeg
 
     def _job(self, task: Task) -> Job:
         images = {}

@@ -69,6 +69,12 @@ class StudioEngine:
         self._models = models or Models.shared()
         self._subjects = Subjects(self._models)
 
+    @staticmethod
+    def source_type(notes: dict[str, Any]) -> str:
+        """IPTC: a swap is a composite of captured photos; the other modes put captured
+        people on a rendered scene. No generative model is involved either way."""
+        return "compositeCapture" if notes.get("mode") == "swap" else "compositeSynthetic"
+
     def generate(self, jobs: list[Job], progress: Progress) -> list[Outcome]:
         outcomes = []
         for i, job in enumerate(jobs):
