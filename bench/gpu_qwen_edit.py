@@ -28,7 +28,7 @@ from typing import Any
 from common import ROOT
 from tests.photos import load, side_by_side
 
-from twoshot.engines.qwen_edit.prompting import couple_prompt, reference_crop, skeleton
+from twoshot.engines.diffusion.prompting import couple_prompt, reference_crop, skeleton
 from twoshot.engines.qwen_edit.random_weights import components
 
 

@@ -135,8 +135,8 @@ def run_example(code: str, workdir: Path, capsys: pytest.CaptureFixture[str]) ->
     return __import__("json").loads(body)
 
 
-def wait_completed(base: str, key: str, task_id: str) -> dict:
-    deadline = time.time() + 120
+def wait_completed(base: str, key: str, task_id: str, timeout: float = 120) -> dict:
+    deadline = time.time() + timeout
     while time.time() < deadline:
         body = httpx.get(f"{base}/api/task-status/{task_id}", headers={"X-Api-Key": key}).json()
         if body["status"] in ("completed", "failed", "canceled"):
@@ -150,6 +150,20 @@ def wait_completed(base: str, key: str, task_id: str) -> dict:
     "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
 )
 def test_reference_examples_verbatim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_reference_examples(tmp_path, capsys)  # default engine: studio
+
+
+def run_reference_examples(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    faces: bool = True,
+    timeout: float = 120,
+    **env_extra: str,
+) -> list[tuple[dict, bytes]]:
+    """The four examples against ``twoshot serve`` with ``env_extra``; every task completes
+    with a 1024² JPEG (and, with ``faces``, every person found in it). Returns each final
+    task-status body with its image."""
     photos = tmp_path / "photos"
     photos.mkdir()
     for target, source in {
@@ -164,10 +178,11 @@ def test_reference_examples_verbatim(tmp_path: Path, capsys: pytest.CaptureFixtu
         "control2.jpg": "astronaut.jpg",
     }.items():
         shutil.copy(DATA / source, photos / target)
-    env = env_for(tmp_path / "data", TWOSHOT_FETCH_ALLOW_PRIVATE="true")  # default engine: studio
+    env = env_for(tmp_path / "data", TWOSHOT_FETCH_ALLOW_PRIVATE="true", **env_extra)
     key = cli(env, "keys", "create", "--name", "examples").stdout.strip()
     assert re.fullmatch(r"ts_[A-Za-z0-9_-]{40,}", key)
     server = Server(env, tmp_path / "serve.log")
+    bodies = []
     try:
         with serve_directory(photos) as files_url:
             tasks = []
@@ -176,7 +191,7 @@ def test_reference_examples_verbatim(tmp_path: Path, capsys: pytest.CaptureFixtu
                 assert answer["status"] == "queued"
                 tasks.append(answer["task_id"])
             for task_id in tasks:
-                body = wait_completed(server.url, key, task_id)
+                body = wait_completed(server.url, key, task_id, timeout)
                 assert body["status"] == "completed", body
                 image = httpx.get(body["image_url"])
                 assert image.status_code == 200
@@ -185,7 +200,9 @@ def test_reference_examples_verbatim(tmp_path: Path, capsys: pytest.CaptureFixtu
                 assert decoded.format == "JPEG" and decoded.size == (1024, 1024)
                 if "tasks" in body:
                     assert all(t["status"] == "completed" for t in body["tasks"])
-                else:
+                elif faces:
                     assert all(p["found"] for p in body["quality"]["persons"]), body["quality"]
+                bodies.append((body, image.content))
     finally:
         server.stop()
+    return bodies

@@ -4,12 +4,14 @@ Run alone with ``pytest -m diffusion``."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 pytest.importorskip("diffusers", reason="needs the diffusion extra: pip install '.[diffusion]'")
 
@@ -218,7 +220,7 @@ def test_full_size_architecture_has_the_published_parameter_counts() -> None:
 
 def run_with_workers(directory: Path, checkpoint: Path, workers: int) -> dict[int, bytes]:
     """Eight person tasks (seeds 0–7) through a server whose lifespan starts ``workers``
-    in-process worker threads, as ``twoshot serve`` does; the result bytes by seed."""
+    in-process worker threads, as ``twoshot serve`` does; the result pixels by seed."""
     import time
 
     import anyio
@@ -227,7 +229,12 @@ def run_with_workers(directory: Path, checkpoint: Path, workers: int) -> dict[in
     from twoshot.service.requests import ImageInput, Options, PersonRequest
 
     settings = tiny_settings(
-        directory, checkpoint, engine="qwen-edit", face_checks=False, qwen_identity_retries=0
+        directory,
+        checkpoint,
+        engine="qwen-edit",
+        face_checks=False,
+        qwen_identity_retries=0,
+        watermark_id=1,  # the same mark in both runs (the manifests differ: time, instance id)
     )
     rt = Runtime.build(settings)
     rt.plan(Background(workers=workers))
@@ -251,7 +258,8 @@ def run_with_workers(directory: Path, checkpoint: Path, workers: int) -> dict[in
         for seed, task_id in ids.items():
             task = rt.store.get_task(task_id)
             assert task is not None and task.status.value == "completed", task
-            results[seed] = rt.blobs.get_result(task.result_key)  # type: ignore[arg-type]
+            data = rt.blobs.get_result(task.result_key)  # type: ignore[arg-type]
+            results[seed] = Image.open(io.BytesIO(data)).convert("RGB").tobytes()
         return results
     finally:
         stop_live(served)

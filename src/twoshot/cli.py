@@ -79,16 +79,22 @@ def worker(
     settings = _settings()
     _logging(log_level, settings)
     name = engine or settings.engine
-    if server:
-        if not token:
-            raise click.ClickException(
-                "--server needs a worker token: --token or TWOSHOT_WORKER_TOKEN"
-            )
-        w, close = remote_worker(settings, server, token, name, default_evaluator())
-    else:
-        rt = Runtime.build(settings)
-        w = rt.make_worker(name, default_evaluator())
-        close = rt.close
+    if server and not token:
+        raise click.ClickException("--server needs a worker token: --token or TWOSHOT_WORKER_TOKEN")
+    try:
+        if server:
+            w, close = remote_worker(settings, server, token or "", name, default_evaluator())
+        else:
+            rt = Runtime.build(settings)
+            try:
+                w = rt.make_worker(name, default_evaluator())
+            except BaseException:
+                rt.close()
+                raise
+            close = rt.close
+    except (ImportError, RuntimeError, ValueError, OSError) as exc:
+        # a missing or partial model dir, a missing extra, an unknown engine: say what to fix
+        raise click.ClickException(f"could not start the {name} engine: {exc}") from exc
     try:
         count = w.run(burst=burst)
     except KeyboardInterrupt:

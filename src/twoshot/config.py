@@ -102,6 +102,20 @@ class Settings(BaseSettings):
         default=30, ge=0, description="POST /api/verify per client address (0: no limit)"
     )
 
+    # the flux2-klein engine (GPU, 24 GB cards)
+    flux_model_dir: Path | None = Field(
+        default=None, description="local FLUX.2 [klein] checkpoint; default TWOSHOT_MODEL_DIR"
+    )
+    flux_steps: int | None = Field(default=None, description="default 4 distilled, 50 base")
+    flux_guidance: float | None = Field(
+        default=None, description="CFG for base checkpoints (default 4); distilled: none"
+    )
+    flux_offload: bool = Field(default=False, description="model CPU offload for 16 GB cards")
+    flux_identity_retries: int = Field(default=2, ge=0)
+    flux_reference_size: int = Field(
+        default=512, ge=64, description="longer side of each reference crop"
+    )
+
     # webhooks
     webhook_backoff: float = Field(default=5.0, description="first retry delay; ×4 each time")
     webhook_max_attempts: int = 8

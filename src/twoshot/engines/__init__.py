@@ -1,7 +1,8 @@
 """Engines turn jobs into images. ``Engine`` is the protocol; ``load_engine`` finds one by name.
 
-Built in: ``studio`` (CPU compositing, the embedded default) and ``qwen-edit`` (diffusers,
-GPU; the ``diffusion`` extra). Any other name of the form
+Built in: ``studio`` (CPU compositing, the embedded default), and with the ``diffusion``
+extra, on a GPU, ``flux2-klein`` (FLUX.2 [klein], 24 GB cards) and ``qwen-edit``
+(Qwen-Image-Edit, 80 GB cards). Any other name of the form
 ``package.module:factory`` is imported and called with the ``Settings``; that is how tests
 plug in small fixture engines and how operators add their own.
 """
@@ -104,6 +105,7 @@ def per_thread(engine: Engine) -> bool:
 BUILTIN = {
     "studio": "twoshot.engines.studio:StudioEngine",
     "qwen-edit": "twoshot.engines.qwen_edit:QwenEditEngine",
+    "flux2-klein": "twoshot.engines.flux2_klein:Flux2KleinEngine",
 }
 
 

@@ -1,15 +1,16 @@
-"""Loading Qwen-Image-Edit(-2509/-2511) from a local directory in the checkpoint's own layout.
-
-Nothing is downloaded, ever: every component is loaded with ``local_files_only=True`` from
-``TWOSHOT_MODEL_DIR``. A missing or incomplete directory stops the worker at start with a
-message that names what is missing.
-"""
+"""Loading Qwen-Image-Edit(-2509/-2511) from ``TWOSHOT_MODEL_DIR``, in the checkpoint's own
+layout, every component with ``local_files_only=True`` (``diffusion.checkpoint``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from twoshot.engines.diffusion.checkpoint import ModelDirError
+from twoshot.engines.diffusion.checkpoint import check_model_dir as _check
+
+__all__ = ["REQUIRED", "LoadOptions", "ModelDirError", "check_model_dir", "load_pipeline"]
 
 # what a Qwen-Image-Edit checkpoint directory holds (as published, or as saved by
 # ``pipe.save_pretrained``); each entry: a path, or alternatives separated by "|"
@@ -27,32 +28,13 @@ REQUIRED = [
 ]
 
 
-class ModelDirError(RuntimeError):
-    pass
-
-
-def missing_files(model_dir: Path) -> list[str]:
-    missing = []
-    for entry in REQUIRED:
-        if not any(any(model_dir.glob(alt)) for alt in entry.split("|")):
-            missing.append(entry.replace("|", " or "))
-    return missing
-
-
 def check_model_dir(model_dir: Path | None) -> Path:
-    if model_dir is None:
-        raise ModelDirError(
-            "the qwen-edit engine needs TWOSHOT_MODEL_DIR: a local copy of Qwen-Image-Edit-2509 "
-            "(or -2511) in its own layout; twoshot never downloads weights"
-        )
-    if not model_dir.is_dir():
-        raise ModelDirError(f"TWOSHOT_MODEL_DIR {model_dir} is not a directory")
-    missing = missing_files(model_dir)
-    if missing:
-        raise ModelDirError(
-            f"TWOSHOT_MODEL_DIR {model_dir} is incomplete; missing: {', '.join(missing)}"
-        )
-    return model_dir
+    return _check(
+        model_dir,
+        REQUIRED,
+        setting="TWOSHOT_MODEL_DIR",
+        what="Qwen-Image-Edit-2509 (or -2511)",
+    )
 
 
 def image_only_processor_class() -> Any:

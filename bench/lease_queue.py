@@ -1,21 +1,13 @@
 """The queue at scale: claims per second and task-status latency with 1k and 100k tasks in
 the table, SQLite and PostgreSQL side by side (in-process, no HTTP).
 
-    python bench/queue.py [--sizes 1000 100000] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
+    python bench/lease_queue.py [--sizes 1000 100000] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
 
 Status latency is the read behind every poll (key check + task, one query), at random task
 ids. Claims are taken by one worker thread from a queue of that size.
 """
 
 from __future__ import annotations
-
-import os
-import sys
-
-# this file is named queue.py: keep its folder behind the standard library on sys.path, or
-# `import queue` (psycopg, boto3, …) would find this script instead of the stdlib module
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [_HERE]
 
 import argparse
 import json
