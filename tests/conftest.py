@@ -122,3 +122,12 @@ def live(tmp_path: Path) -> Iterator[Live]:
     server = start_live(Runtime.build(make_settings(tmp_path), checks=NoChecks()))
     yield server
     stop_live(server)
+
+
+@pytest.fixture
+def image_server() -> Iterator[str]:
+    """The test photos over HTTP on a loopback port (for URL inputs and batches)."""
+    from tests.servers import serve_directory
+
+    with serve_directory(DATA) as url:
+        yield url

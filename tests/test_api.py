@@ -384,15 +384,6 @@ def test_openapi_and_docs(live: Live) -> None:
     assert ready.status_code == 200 and ready.json()["checks"]["store"] == "ok"
 
 
-@pytest.fixture
-def image_server(tmp_path_factory: pytest.TempPathFactory):
-    from tests.conftest import DATA
-    from tests.servers import serve_directory
-
-    with serve_directory(DATA) as url:
-        yield url
-
-
 @pytest.mark.parametrize(
     "name", sorted(__import__("tests.test_images", fromlist=["HOSTILE"]).HOSTILE)
 )

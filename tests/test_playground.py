@@ -49,6 +49,8 @@ def test_playground_makes_a_couple(site: Live, tmp_path: Path) -> None:
         page = chromium.new_page(viewport={"width": 1280, "height": 860})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
         page.goto(site.url + "/")
         assert page.title() == "twoshot playground"
         page.click("#go")  # no key yet: a clear message, no request
@@ -66,6 +68,10 @@ def test_playground_makes_a_couple(site: Live, tmp_path: Path) -> None:
         assert "male" in table and "female" in table and "yes" in table
         assert page.eval_on_selector("#progress", "d => d.style.width") == "100%"
         assert page.eval_on_selector_all("#refs img", "imgs => imgs.length") == 2
+        # the result came over the event stream, with no polling
+        assert page.evaluate("window.streamedEvents") >= 1
+        assert any(u.endswith("/events") for u in requested)
+        assert not [u for u in requested if "/api/task-status/" in u and not u.endswith("/events")]
         shot = os.environ.get("TWOSHOT_SCREENSHOT")
         if shot:
             page.screenshot(path=shot, full_page=True)
@@ -75,4 +81,27 @@ def test_playground_makes_a_couple(site: Live, tmp_path: Path) -> None:
         page.wait_for_function("document.getElementById('status').className === 'error'")
         assert "unauthorized" in page.text_content("#status")  # type: ignore[operator]
         assert errors == []
+        chromium.close()
+
+
+def test_playground_shows_progress_from_the_event_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("TWOSHOT_TEST_STEPS", "8")
+    monkeypatch.setenv("TWOSHOT_TEST_STEP_SECONDS", "0.25")
+    rt = Runtime.build(make_settings(tmp_path, engine="tests.engines:slow"), checks=NoChecks())
+    with working_server(rt) as server, sync_playwright() as p:
+        chromium = browser(p)
+        page = chromium.new_page()
+        page.goto(server.url + "/")
+        page.fill("#key", server.key)
+        page.set_input_files("#file-a", str(DATA / "obama.jpg"))
+        page.set_input_files("#file-b", str(DATA / "astronaut.jpg"))
+        page.click("#go")
+        page.wait_for_function("document.getElementById('result').style.display === 'block'")
+        seen = page.evaluate("window.progressLog")
+        assert len(seen) >= 3 and seen == sorted(seen) and 0 < seen[-2] < 1, seen
+        assert "completed" in page.text_content("#status")  # type: ignore[operator]
         chromium.close()

@@ -12,6 +12,7 @@ The key defaults to ``TWOSHOT_API_KEY``. Errors raise ``ApiError`` with the serv
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Callable
@@ -122,6 +123,58 @@ def _headers(api_key: str | None, idempotency_key: str | None = None) -> dict[st
     return headers
 
 
+class _Stream:
+    """Reads the task-status event stream; remembers where it was, to resume."""
+
+    MAX_BREAKS = 3
+
+    def __init__(self, task_id: str, on_update: Callable[[TaskResult], None] | None):
+        self._task_id = task_id
+        self._on_update = on_update
+        self.last_id: str | None = None
+        self.breaks = 0
+        self._fields: dict[str, str] = {}
+
+    @property
+    def usable(self) -> bool:
+        return self.breaks < self.MAX_BREAKS
+
+    def broke(self) -> None:
+        self.breaks += 1
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        headers = {**_headers(key), "Accept": "text/event-stream"}
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = self.last_id
+        return headers
+
+    def feed(self, line: str) -> TaskResult | None:
+        """One line of the stream; the final result once its ``done`` event is complete."""
+        if line:
+            if not line.startswith(":"):
+                name, _, value = line.partition(":")
+                self._fields[name] = value.removeprefix(" ")
+            return None
+        fields, self._fields = self._fields, {}
+        event, data, event_id = fields.get("event"), fields.get("data"), fields.get("id")
+        if data is None:
+            return None
+        if event_id is not None:
+            self.last_id = event_id
+        body = json.loads(data)
+        if event == "error":
+            error = body.get("error", {})
+            raise ApiError(404, error.get("code", "error"), error.get("message", ""))
+        if event == "done":
+            result = TaskResult.parse(body)
+            if self._on_update is not None:
+                self._on_update(result)
+            return result
+        if event == "progress" and self._on_update is not None:
+            self._on_update(TaskResult.parse(body))
+        return None
+
+
 class Client:
     def __init__(
         self,
@@ -195,7 +248,32 @@ class Client:
         timeout: float = 900.0,
         on_update: Callable[[TaskResult], None] | None = None,
     ) -> TaskResult:
+        """Until the task (or batch) ends: on the server's event stream, resumed if it breaks,
+        then by polling every ``poll`` seconds if the stream cannot be had (a server without
+        one, a proxy that buffers it)."""
         deadline = time.monotonic() + timeout
+        stream = _Stream(task_id, on_update)
+        while stream.usable and time.monotonic() < deadline:
+            try:
+                with self._http.stream(
+                    "GET",
+                    f"/api/task-status/{task_id}/events",
+                    headers=stream.headers(self._key),
+                    timeout=httpx.Timeout(
+                        10.0, read=max(1.0, min(60.0, deadline - time.monotonic()))
+                    ),
+                ) as r:
+                    if r.status_code != 200:
+                        if r.status_code in (401, 403):
+                            r.read()
+                            _answer(r)
+                        break
+                    for line in r.iter_lines():
+                        if (result := stream.feed(line)) is not None:
+                            return result
+                    stream.broke()  # closed before the end: resume from the last event id
+            except (httpx.TransportError, httpx.StreamError):
+                stream.broke()
         while True:
             result = self.status(task_id)
             if on_update is not None:
@@ -294,7 +372,30 @@ class AsyncClient:
         timeout: float = 900.0,
         on_update: Callable[[TaskResult], None] | None = None,
     ) -> TaskResult:
+        """As ``Client.wait``: the event stream, then polling."""
         deadline = time.monotonic() + timeout
+        stream = _Stream(task_id, on_update)
+        while stream.usable and time.monotonic() < deadline:
+            try:
+                async with self._http.stream(
+                    "GET",
+                    f"/api/task-status/{task_id}/events",
+                    headers=stream.headers(self._key),
+                    timeout=httpx.Timeout(
+                        10.0, read=max(1.0, min(60.0, deadline - time.monotonic()))
+                    ),
+                ) as r:
+                    if r.status_code != 200:
+                        if r.status_code in (401, 403):
+                            await r.aread()
+                            _answer(r)
+                        break
+                    async for line in r.aiter_lines():
+                        if (result := stream.feed(line)) is not None:
+                            return result
+                    stream.broke()  # closed before the end: resume from the last event id
+            except (httpx.TransportError, httpx.StreamError):
+                stream.broke()
         while True:
             result = await self.status(task_id)
             if on_update is not None:

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         default=512, ge=64, description="longer side of each reference crop"
     )
 
+    # results without polling (Prefer: wait, the event stream)
+    live_recheck: float = Field(
+        default=1.0, gt=0, description="seconds between a waiter's re-reads with no notification"
+    )
+
     # webhooks
     webhook_backoff: float = Field(default=5.0, description="first retry delay; ×4 each time")
     webhook_max_attempts: int = 8

@@ -16,6 +16,7 @@ from twoshot.config import Settings
 from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
+from twoshot.live import PgListener, TaskEvents, conninfo_from_url
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.service import InputChecks, Intake, NoChecks, Service
@@ -64,6 +65,7 @@ class Background:
     evaluator: Evaluator | None = None
     sweeper: bool = False
     webhooks: bool = False
+    listen: bool = True  # PostgreSQL: LISTEN for tasks changed by other processes
 
 
 @dataclass
@@ -75,12 +77,14 @@ class Runtime:
     service: Service
     metrics: Metrics
     provenance: Provenance
+    events: TaskEvents = field(default_factory=TaskEvents)
     workers: list[Worker] = field(default_factory=list)
     background: Background = field(default_factory=Background)
     _background_stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _engines: dict[str, Engine] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    listener: PgListener | None = None
 
     @classmethod
     def build(
@@ -120,7 +124,9 @@ class Runtime:
         store.on_ended(service.tasks_ended)  # however a task ends, its inputs are released
         provenance = Provenance.from_settings(settings)
         metrics = Metrics(store.count_by_status)
-        return cls(settings, store, blobs, fetcher, service, metrics, provenance)
+        rt = cls(settings, store, blobs, fetcher, service, metrics, provenance)
+        store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
+        return rt
 
     # -- engines and workers -------------------------------------------------------------------
 
@@ -148,6 +154,7 @@ class Runtime:
             poll_interval=self.settings.poll_interval,
             metrics=self.metrics,
             provenance=self.provenance,
+            on_progress=self.events.progress,
         )
         self.workers.append(worker)
         return worker
@@ -172,6 +179,14 @@ class Runtime:
             self._thread(self._sweep, "sweeper")
         if plan.webhooks:
             self._start_webhooks()
+        if plan.listen and self.settings.resolved_database_url.startswith("postgresql"):
+            listener = PgListener(
+                conninfo_from_url(self.settings.resolved_database_url),
+                self.events,
+                self._background_stop,
+            )
+            self.listener = listener
+            self._thread(listener.run, "task-notifications")
 
     def _thread(self, target: Callable[[], object], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,17 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from twoshot import __version__
-from twoshot.api import errors, ops, playground, submit, tasks, verify, webhooks, workers
+from twoshot.api import (
+    errors,
+    live,
+    ops,
+    playground,
+    submit,
+    tasks,
+    verify,
+    webhooks,
+    workers,
+)
 from twoshot.api.limits import BodyLimit
 from twoshot.runtime import Runtime
 
@@ -29,6 +40,7 @@ def create_app(rt: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         """The runtime's planned threads run while the app serves, and are joined after."""
+        rt.events.bind(asyncio.get_running_loop())  # waiters of Prefer: wait and SSE live here
         rt.start()
         try:
             yield
@@ -43,6 +55,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(verify.router)
     app.include_router(tasks.router)
+    app.include_router(live.router)
     app.include_router(ops.router)
     app.include_router(playground.router)
     app.include_router(workers.router)

@@ -6,12 +6,13 @@ routes are JSON. Each answers 200 with a task id once the request is checked and
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from twoshot.api.deps import api_key, base_url, runtime
+from twoshot.api.live import PREFER_DOC, answer_after_waiting
 from twoshot.api.views import ERRORS, SUBMIT_ERRORS, Submitted
 from twoshot.domain import ApiKey
 from twoshot.errors import InvalidInput
@@ -36,6 +37,7 @@ IdemKey = Annotated[
         alias="Idempotency-Key", description="Retries with the same key return the first answer"
     ),
 ]
+Prefer = Annotated[str | None, Header(alias="Prefer", description=PREFER_DOC)]
 OptStr = Annotated[str | None, Form()]
 OptInt = Annotated[int | None, Form()]
 OptFile = Annotated[UploadFile | None, File()]
@@ -94,7 +96,8 @@ async def couple_image(
     engine: OptStr = None,
     webhook_url: Annotated[str | None, Form(description=WEBHOOK_DOC)] = None,
     idempotency_key: IdemKey = None,
-) -> dict:
+    prefer: Prefer = None,
+) -> Any:
     req = CoupleRequest(
         male=_required(
             await _image(request, "maleImage", maleImage, maleImageUrl),
@@ -109,9 +112,10 @@ async def couple_image(
         pose=await _image(request, "poseImage", poseImage, poseImageUrl),
         options=Options(prompt=prompt, seed=seed, width=width, height=height, layout=layout),
     )
-    return await runtime(request).service.submit_couple(
+    answer = await runtime(request).service.submit_couple(
         key, req, _how(request, engine, idempotency_key, webhook_url)
     )
+    return await answer_after_waiting(request, key, answer, prefer)
 
 
 @router.post(
@@ -140,7 +144,8 @@ async def person_image(
     engine: OptStr = None,
     webhook_url: Annotated[str | None, Form(description=WEBHOOK_DOC)] = None,
     idempotency_key: IdemKey = None,
-) -> dict:
+    prefer: Prefer = None,
+) -> Any:
     references = []
     for i, (upload, url) in enumerate(
         [
@@ -158,9 +163,10 @@ async def person_image(
         control=await _image(request, "controlImage", controlImage, controlImageUrl),
         options=Options(prompt=prompt, seed=seed, width=width, height=height),
     )
-    return await runtime(request).service.submit_person(
+    answer = await runtime(request).service.submit_person(
         key, req, _how(request, engine, idempotency_key, webhook_url)
     )
+    return await answer_after_waiting(request, key, answer, prefer)
 
 
 class _Item(BaseModel):
@@ -216,7 +222,8 @@ async def couple_image_batch(
     body: CoupleBatchBody,
     key: Annotated[ApiKey, Depends(api_key)],
     idempotency_key: IdemKey = None,
-) -> dict:
+    prefer: Prefer = None,
+) -> Any:
     req = BatchRequest(
         kind="couple",
         males=body.maleImages,
@@ -226,9 +233,10 @@ async def couple_image_batch(
             for it in body.items
         ],
     )
-    return await runtime(request).service.submit_batch(
+    answer = await runtime(request).service.submit_batch(
         key, req, _how(request, body.engine, idempotency_key, body.webhook_url)
     )
+    return await answer_after_waiting(request, key, answer, prefer)
 
 
 @router.post(
@@ -242,12 +250,14 @@ async def person_image_batch(
     body: PersonBatchBody,
     key: Annotated[ApiKey, Depends(api_key)],
     idempotency_key: IdemKey = None,
-) -> dict:
+    prefer: Prefer = None,
+) -> Any:
     req = BatchRequest(
         kind="person",
         references=body.personImages,
         person_items=[PersonItem(it.controlImage, it.options(it.prompt)) for it in body.promptData],
     )
-    return await runtime(request).service.submit_batch(
+    answer = await runtime(request).service.submit_batch(
         key, req, _how(request, body.engine, idempotency_key, body.webhook_url)
     )
+    return await answer_after_waiting(request, key, answer, prefer)

@@ -57,6 +57,8 @@ class _Lease:
         self._store, self._task, self._owner, self._seconds = store, task, owner, seconds
         self._metrics = metrics
         self.progress: float | None = None
+        self._sent: float = 0.0  # the progress the store last heard
+        self._sent_at = 0.0
         self.canceled = False
         self.lost = False
         self._done = threading.Event()
@@ -68,14 +70,25 @@ class _Lease:
         while not self._done.wait(interval):
             self.pulse()
 
+    def advance(self, fraction: float) -> None:
+        """Progress from the engine; the store hears of a step of 10 % or more at once (at
+        most once a second), not only at the next heartbeat: other processes see it too."""
+        self.progress = fraction
+        now = time.monotonic()
+        if fraction - self._sent >= 0.1 and now - self._sent_at >= 1.0:
+            self.pulse()
+
     def pulse(self) -> None:
+        progress = self.progress
         try:
-            beat = self._store.heartbeat(self._task.id, self._owner, self.progress, self._seconds)
+            beat = self._store.heartbeat(self._task.id, self._owner, progress, self._seconds)
         except Exception:
             log.warning("heartbeat for task %s failed; retrying", self._task.id, exc_info=True)
             return
         self.lost = not beat.ours
         self.canceled = beat.cancel_requested
+        if progress is not None:
+            self._sent, self._sent_at = progress, time.monotonic()
         if self._metrics is not None:
             self._metrics.heartbeats.labels(self._owner).inc()
             self._metrics.last_heartbeat.labels(self._owner).set_to_current_time()
@@ -98,6 +111,7 @@ class Worker:
         owner: str | None = None,
         metrics: Metrics | None = None,
         provenance: Provenance | None = None,
+        on_progress: Callable[[str, float], None] | None = None,
     ):
         """``provenance`` marks every result (Content Credentials, watermark); without it
         results are plain JPEGs (tests of the loop alone)."""
@@ -110,6 +124,7 @@ class Worker:
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self._metrics = metrics
         self._provenance = provenance
+        self._on_progress = on_progress  # e.g. the server's TaskEvents, for its waiters
         self.state = WorkerState.NEW
         self._stop = threading.Event()
         self._stop_now = threading.Event()
@@ -163,7 +178,9 @@ class Worker:
         started = time.perf_counter()
 
         def progress(fraction: float) -> None:
-            lease.progress = fraction
+            lease.advance(fraction)
+            if self._on_progress is not None:
+                self._on_progress(task.id, fraction)
             if self._stop_now.is_set():
                 raise Interrupted
             if lease.canceled:

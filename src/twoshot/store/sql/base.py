@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, create_engine, event, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, create_engine, event, select, text
 
 from twoshot.domain import ErrorInfo, JobSpec, Task, TaskStatus
+from twoshot.live import CHANNEL
 from twoshot.store.base import Ended
 from twoshot.store.schema import task_inputs, tasks, webhook_deliveries
 
@@ -206,6 +207,7 @@ class SqlBase:
             return []
         if notify:
             self._enqueue_webhooks(conn, ids, now)
+        self._notify(conn, ids)
         inputs: dict[str, list[str]] = {i: [] for i in ids}
         for r in conn.execute(
             select(task_inputs.c.task_id, task_inputs.c.blob_key)
@@ -215,6 +217,17 @@ class SqlBase:
             inputs[r.task_id].append(r.blob_key)
         ended.extend(Ended(i, tuple(inputs[i])) for i in sorted(ids))
         return ids
+
+    @staticmethod
+    def _notify(conn: Connection, task_ids: Sequence[str]) -> None:
+        """PostgreSQL: tell every API process these tasks changed, when this commits (waiters
+        of ``Prefer: wait`` and the event stream; ``twoshot.live``). SQLite: nothing to do,
+        the waiters' bounded re-reads see the change."""
+        if conn.dialect.name == "postgresql" and task_ids:
+            conn.execute(
+                text("SELECT pg_notify(:channel, x) FROM unnest(CAST(:ids AS text[])) AS x"),
+                {"channel": CHANNEL, "ids": list(task_ids)},
+            )
 
     def _enqueue_webhooks(self, conn: Connection, task_ids: Sequence[str], now: float) -> None:
         """In the transaction that ends the tasks: nothing finished is left unsent."""

@@ -91,6 +91,8 @@ class QueueStore(SqlBase):
                 .values(**values)
                 .returning(tasks.c.cancel_requested)
             ).first()
+            if row is not None and progress is not None:
+                self._notify(conn, [task_id])
         if row is None:
             return Heartbeat(ours=False, cancel_requested=False)
         return Heartbeat(ours=True, cancel_requested=bool(row.cancel_requested))
