@@ -69,9 +69,19 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
 @click.option(
     "--token", envvar="TWOSHOT_WORKER_TOKEN", default=None, help="worker token for --server"
 )
+@click.option(
+    "--metrics-port", type=int, default=None, help="serve this worker's Prometheus /metrics"
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("--log-level", default="info", show_default=True)
 def worker(
-    burst: bool, engine: str | None, server: str | None, token: str | None, log_level: str
+    burst: bool,
+    engine: str | None,
+    server: str | None,
+    token: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    log_level: str,
 ) -> None:
     """Run one worker: against the database, or with --server against a remote twoshot."""
     from twoshot.runtime import Runtime, default_evaluator, remote_worker
@@ -95,6 +105,11 @@ def worker(
     except (ImportError, RuntimeError, ValueError, OSError) as exc:
         # a missing or partial model dir, a missing extra, an unknown engine: say what to fix
         raise click.ClickException(f"could not start the {name} engine: {exc}") from exc
+    if metrics_port is not None and w.metrics is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host, registry=w.metrics.registry)
+        click.echo(f"metrics on http://{metrics_host}:{metrics_port}/metrics", err=True)
     try:
         count = w.run(burst=burst)
     except KeyboardInterrupt:

@@ -1,8 +1,13 @@
 """Prometheus metrics of one process, in a registry of its own (no global state).
 
 - ``twoshot_tasks{status}``: tasks in the store by status (read from the store at scrape time)
-- ``twoshot_task_duration_seconds{engine,kind}``: claim to finish, completed tasks
+- ``twoshot_queue_wait_seconds{engine,kind}``: submission to claim, each claim
+- ``twoshot_task_duration_seconds{engine,kind}``: claim to finish (run time), completed tasks
 - ``twoshot_task_failures_total{engine,code}``: failed tasks by error code
+- ``twoshot_worker_current_task{worker,engine,kind,task_id}``: UNIX time the worker started
+  the task it runs now (one series per busy worker; gone when it finishes)
+- ``twoshot_gpu_memory_bytes{device,kind}``: allocated and reserved by torch, when a GPU is
+  in use in this process
 - ``twoshot_rejections_total{code}``: requests refused with a 4xx, by code (fetch refusals
   are ``url_not_allowed`` and ``fetch_failed``)
 - ``twoshot_worker_heartbeats_total{worker}`` and ``twoshot_worker_last_heartbeat_seconds{worker}``
@@ -11,6 +16,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -33,10 +39,39 @@ class _QueueCollector(Collector):
         yield family
 
 
+class _GpuCollector(Collector):
+    """torch's GPU memory, read at scrape time; nothing unless this process already uses
+    torch on a GPU (it never imports torch itself)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        torch = sys.modules.get("torch")
+        family = GaugeMetricFamily(
+            "twoshot_gpu_memory_bytes", "GPU memory held by torch", labels=["device", "kind"]
+        )
+        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            for i in range(torch.cuda.device_count()):
+                family.add_metric([f"cuda:{i}", "allocated"], torch.cuda.memory_allocated(i))
+                family.add_metric([f"cuda:{i}", "reserved"], torch.cuda.memory_reserved(i))
+        yield family
+
+
 class Metrics:
     def __init__(self, counts: Callable[[], dict[str, int]] | None = None):
         self.registry = CollectorRegistry()
         r = self.registry
+        self.queue_wait = Histogram(
+            "twoshot_queue_wait_seconds",
+            "Seconds from submission to claim",
+            ["engine", "kind"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+            registry=r,
+        )
+        self.current_task = Gauge(
+            "twoshot_worker_current_task",
+            "UNIX time the worker started its current task",
+            ["worker", "engine", "kind", "task_id"],
+            registry=r,
+        )
         self.task_duration = Histogram(
             "twoshot_task_duration_seconds",
             "Seconds from claim to finish of completed tasks",
@@ -70,6 +105,7 @@ class Metrics:
         )
         if counts is not None:
             r.register(_QueueCollector(counts))
+        r.register(_GpuCollector())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

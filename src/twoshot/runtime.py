@@ -267,5 +267,6 @@ def remote_worker(
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.poll_interval,
         provenance=Provenance.from_settings(settings),  # signs with this machine's settings
+        metrics=Metrics(),  # no queue gauge: this machine does not see the database
     )
     return worker, remote.close

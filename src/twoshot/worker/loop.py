@@ -130,6 +130,10 @@ class Worker:
         self._stop_now = threading.Event()
         self.processed = 0
 
+    @property
+    def metrics(self) -> Metrics | None:
+        return self._metrics
+
     def _assert_state(self, *allowed: WorkerState) -> None:
         if self.state not in allowed:
             raise RuntimeError(f"worker is {self.state.value}, expected one of {allowed}")
@@ -176,6 +180,19 @@ class Worker:
     def _run(self, task: Task) -> None:
         lease = _Lease(self._store, task, self.owner, self._lease_seconds, self._metrics)
         started = time.perf_counter()
+        current = None
+        if self._metrics is not None:
+            waited = max(0.0, time.time() - task.created_at.timestamp())
+            self._metrics.queue_wait.labels(self._engine.name, task.kind).observe(waited)
+            current = (self.owner, self._engine.name, task.kind, task.id)
+            self._metrics.current_task.labels(*current).set_to_current_time()
+        try:
+            self._run_leased(task, lease, started)
+        finally:
+            if current is not None and self._metrics is not None:
+                self._metrics.current_task.remove(*current)
+
+    def _run_leased(self, task: Task, lease: _Lease, started: float) -> None:
 
         def progress(fraction: float) -> None:
             lease.advance(fraction)
