@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse
 
 from twoshot.api import create_app
 from twoshot.config import Settings
-from twoshot.runtime import Runtime
+from twoshot.runtime import Background, Runtime, default_evaluator
 
 BODY = {
     "task_id": "0" * 32,
@@ -26,6 +26,10 @@ async def bare(_request: Request) -> JSONResponse:
 
 
 def app():  # type: ignore[no-untyped-def]
-    application = create_app(Runtime.build(Settings()))
+    settings = Settings()
+    rt = Runtime.build(settings)
+    if settings.workers:  # TWOSHOT_WORKERS=1: the wait-mode latency run, with a studio worker
+        rt.plan(Background(workers=settings.workers, evaluator=default_evaluator()))
+    application = create_app(rt)
     application.add_route("/bare", bare)
     return application

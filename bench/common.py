@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -10,6 +11,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# BENCH_QUICK=1 (CI: `BENCH_QUICK=1 make bench`) runs every benchmark on its smallest
+# settings: it checks that the scripts run, and its figures mean nothing
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+def quick(full: int, small: int) -> int:
+    return small if QUICK else full
 
 
 def median_ms(fn: Callable[[], object], runs: int, warmup: int = 2) -> tuple[float, float]:

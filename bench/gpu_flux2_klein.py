@@ -31,7 +31,7 @@ import json
 import time
 from typing import Any
 
-from common import ROOT
+from common import QUICK, ROOT
 from gpu_qwen_edit import default_device, matmul_peak, sync
 from tests.photos import load, side_by_side
 
@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny random model on CPU")
     parser.add_argument("--out", default=None, help="write the JSON report here too")
     args = parser.parse_args()
+    args.tiny = args.tiny or QUICK
 
     import torch
     from diffusers import Flux2KleinKVPipeline, Flux2KleinPipeline

@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
-from common import ROOT
+from common import QUICK, ROOT
 from tests.photos import load, side_by_side
 
 from twoshot.engines.diffusion.prompting import couple_prompt, reference_crop, skeleton
@@ -92,6 +92,7 @@ def main() -> None:
     )
     parser.add_argument("--out", default=None, help="write the JSON report here too")
     args = parser.parse_args()
+    args.tiny = args.tiny or QUICK
 
     import diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus as plus
     import torch

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import ROOT  # noqa: F401  (puts the checkout on sys.path)
+from common import QUICK
 
 from twoshot.config import Settings
 from twoshot.domain import JobSpec, Task, TaskStatus
@@ -101,7 +101,9 @@ def measure(url: str, n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 100_000] if not QUICK else [100]
+    )
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     report: dict[str, list[dict]] = {"sqlite": [], "postgresql": []}

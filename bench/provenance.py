@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import median_ms
+from common import median_ms, quick
 from PIL import Image
 from tests.photos import load
 
@@ -45,7 +45,7 @@ def attacked(marked: Image.Image) -> dict[str, bytes]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=quick(15, 2))
     args = parser.parse_args()
     engine = StudioEngine()
     images = {n: load(n) for n in ("obama", "obama2", "obama3", "astronaut")}

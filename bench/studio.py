@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import median_ms
+from common import median_ms, quick
 from tests.photos import load, side_by_side
 
 from twoshot.domain import JobSpec
@@ -31,7 +31,7 @@ CASES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=quick(15, 2))
     args = parser.parse_args()
     images = {n: load(n) for n in ("obama", "obama2", "obama3", "astronaut")}
     images["pose"] = side_by_side("astronaut", "obama3")

@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from common import median_ms
+from common import median_ms, quick
 from tests.photos import load, side_by_side
 
 from twoshot.vision import Identity, add_descriptors, detect_faces, evaluate, reference_descriptor
@@ -25,7 +25,7 @@ from twoshot.vision import Identity, add_descriptors, detect_faces, evaluate, re
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=quick(30, 2))
     args = parser.parse_args()
 
     reference = load("obama")

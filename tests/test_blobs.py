@@ -4,38 +4,15 @@ moto in server mode on loopback; no mocked client). And the service end to end o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, make_settings, photo, start_live, stop_live
+from tests.conftest import make_settings, photo, start_live, stop_live
 from twoshot.blobs import Blobs, LocalBlobs, new_result_name
 from twoshot.runtime import Runtime
 from twoshot.service import NoChecks
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 def new_bucket(endpoint: str) -> str:
@@ -71,7 +48,10 @@ def test_blob_contract(blobs: Blobs) -> None:
     name = new_result_name()
     blobs.put_result(name, b"result")
     assert blobs.get_result(name) == b"result"
+    results = dict(blobs.result_ages())
+    assert list(results) == [name] and 0 <= results[name] < 60
     blobs.delete_result(name)
+    assert list(blobs.result_ages()) == []
     assert blobs.get_result(name) is None
     assert blobs.get_result("../../etc/passwd") is None
     with pytest.raises(ValueError):
@@ -116,5 +96,62 @@ def test_service_on_s3_with_presigned_results(
         assert live.runtime.service.sweep(result_ttl=0.0, input_grace=0.0) == (1, 0)
         assert keys() == []
         assert httpx.get(body["image_url"]).status_code == 404
+    finally:
+        stop_live(live)
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_result_left_by_a_failed_finish_is_swept(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A worker uploads its result, then its finish fails (the database restarting): the
+    task runs again elsewhere, and the first upload is a file no task points to. The
+    sweeper deletes it after the grace period, and nothing that is referenced."""
+    from twoshot.engines import load_engine
+    from twoshot.worker import Worker
+
+    extra: dict = {}
+    if where == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        request.getfixturevalue("aws_env")
+        extra = {"blob_url": f"s3://{new_bucket(endpoint)}/p", "s3_endpoint_url": endpoint}
+    rt = Runtime.build(make_settings(tmp_path, **extra), checks=NoChecks())
+    live = start_live(rt)
+    try:
+        files = {
+            "maleImage": ("m.jpg", photo("obama.jpg")),
+            "femaleImage": ("f.jpg", photo("astronaut.jpg")),
+        }
+        task_id = httpx.post(
+            f"{live.url}/api/couple_image", headers=live.headers, files=files
+        ).json()["task_id"]
+
+        class FinishFails:
+            """The store, but the database goes away at the finish."""
+
+            def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+                return getattr(rt.store, name)
+
+            def finish(self, *args: object, **kwargs: object) -> bool:
+                raise ConnectionError("the database is restarting")
+
+        engine = load_engine(rt.settings.engine, rt.settings)
+        doomed = Worker(FinishFails(), rt.blobs, engine, lease_seconds=0.5)  # type: ignore[arg-type]
+        with pytest.raises(ConnectionError):
+            doomed.run_once()
+        [orphan] = [n for n, _ in rt.blobs.result_ages()]
+        import time
+
+        time.sleep(0.6)  # its lease runs out; another worker runs the task again
+        assert live.drain() == 1
+        body = httpx.get(f"{live.url}/api/task-status/{task_id}", headers=live.headers).json()
+        assert body["status"] == "completed" and orphan not in body["image_url"]
+        assert len(list(rt.blobs.result_ages())) == 2
+        # young files are left alone (they may be in flight)
+        assert rt.service.sweep(result_ttl=3600, input_grace=3600, orphan_grace=3600) == (0, 0)
+        assert rt.service.sweep(result_ttl=3600, input_grace=3600, orphan_grace=0) == (1, 0)
+        assert [n for n, _ in rt.blobs.result_ages()] == [body["image_url"].rsplit("/", 1)[1]]
+        assert rt.blobs.get_result(orphan) is None
+        assert httpx.get(body["image_url"]).status_code == 200
     finally:
         stop_live(live)

@@ -268,3 +268,37 @@ def test_client_wait_rides_the_stream_and_falls_back_to_polling(
         assert result.status == "completed"
         assert requests.count(f"/api/task-status/{task_id}/events") == _Stream.MAX_BREAKS
         assert requests.count(f"/api/task-status/{task_id}") >= 1  # then it polled
+
+
+def test_stopping_twoshot_serve_answers_its_waiting_clients(tmp_path: Path) -> None:
+    """SIGTERM while a client waits (no worker runs): the client gets its queued answer at
+    once, and the server stops, instead of both waiting out the 60 s."""
+    from tests.process import Server, cli, env_for
+
+    env = env_for(
+        tmp_path / "data", TWOSHOT_ENGINE="tests.engines:sidebyside", TWOSHOT_FACE_CHECKS="false"
+    )
+    key = cli(env, "keys", "create", "--name", "k").stdout.strip()
+    server = Server(env, tmp_path / "serve.log", "--workers", "0")
+    answers: list[httpx.Response] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(
+                f"{server.url}/api/couple_image",
+                headers={"X-Api-Key": key, "Prefer": "wait=60"},
+                files=FILES,
+                timeout=90,
+            )
+        )
+    )
+    waiter.start()
+    deadline = time.time() + 20
+    while "twoshot_waiting_clients 1.0" not in httpx.get(f"{server.url}/metrics").text:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    started = time.time()
+    server.stop()
+    waiter.join(30)
+    assert time.time() - started < 15
+    assert answers and answers[0].status_code == 200 and answers[0].json()["status"] == "queued"
+    assert server.proc.returncode in (0, -15)  # uvicorn re-raises the SIGTERM it handled

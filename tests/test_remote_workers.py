@@ -125,3 +125,41 @@ def test_worker_token_cli(tmp_path: Path) -> None:
     assert cli(env, "workers", "revoke", token_id).returncode != 0
     nothing = cli(env, "worker", "--server", "http://127.0.0.1:9")
     assert nothing.returncode != 0 and "worker token" in nothing.stderr
+
+
+def test_with_s3_a_remote_worker_uploads_straight_to_the_bucket(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The claim hands out a presigned PUT URL: the result goes from the worker to the
+    bucket (the S3 API server of the blob tests), and the API process only records its name."""
+    from tests.test_blobs import new_bucket
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    request.getfixturevalue("aws_env")
+    bucket = new_bucket(endpoint)
+    settings = make_settings(tmp_path, blob_url=f"s3://{bucket}/x", s3_endpoint_url=endpoint)
+    live = start_live(Runtime.build(settings, checks=NoChecks()))
+    try:
+        task_id = submit(live)
+        _id, token = live.runtime.store.create_worker_token("gpu-s3")
+        remote = RemoteQueue(live.url, token)
+        through_api: list[str] = []
+        remote._http.event_hooks["request"].append(
+            lambda r: through_api.append(f"{r.method} {r.url.path}")
+        )
+        worker = Worker(remote, remote, engine(SideBySide, settings.engine), lease_seconds=5)
+        assert worker.run(burst=True) == 1
+        remote.close()
+        assert not [r for r in through_api if r.startswith("PUT /worker/results/")]
+        body = status(live, task_id)
+        assert body["status"] == "completed"
+        name = body["image_url"].rsplit("/", 1)[1]
+        import boto3
+
+        obj = boto3.client("s3", endpoint_url=endpoint).get_object(
+            Bucket=bucket, Key=f"x/results/{name}"
+        )
+        assert obj["ContentType"] == "image/jpeg" and obj["Body"].read()[:2] == b"\xff\xd8"
+        assert httpx.get(body["image_url"]).status_code == 200
+    finally:
+        stop_live(live)

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     input_grace: float = Field(
         default=60.0, description="seconds before an unreferenced input is deleted"
     )
+    orphan_grace: float = Field(
+        default=600.0, description="seconds before a result file no task points to is deleted"
+    )
     sweep_interval: float = 60.0
 
     @property

@@ -51,6 +51,7 @@ class TaskEvents:
         self._lock = threading.Lock()
         self._watches: dict[str, set[Watch]] = {}
         self._progress: dict[str, float] = {}  # from this process's workers, ahead of the DB
+        self.closing = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -62,6 +63,18 @@ class TaskEvents:
         loop = self._loop
         if watches and loop is not None and not loop.is_closed():
             # the loop may close meanwhile: then nobody waits any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_wake_all, watches)
+
+    def close(self) -> None:
+        """Any thread: the server is shutting down. Every waiter wakes and answers with what it
+        has (the queued answer; the end of its event stream), so no connection holds the
+        shutdown up; clients resume elsewhere."""
+        self.closing = True
+        with self._lock:
+            watches = [w for ws in self._watches.values() for w in ws]
+        loop = self._loop
+        if watches and loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_wake_all, watches)
 

@@ -12,6 +12,7 @@
   are ``url_not_allowed`` and ``fetch_failed``)
 - ``twoshot_worker_heartbeats_total{worker}`` and ``twoshot_worker_last_heartbeat_seconds{worker}``
 - ``twoshot_webhook_deliveries_total{outcome}``
+- ``twoshot_waiting_clients``: requests waiting on a task now (``Prefer: wait``, event streams)
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ class Metrics:
         )
         self.webhooks = Counter(
             "twoshot_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"], registry=r
+        )
+        self.waiting_clients = Gauge(
+            "twoshot_waiting_clients",
+            "Requests waiting on a task now (Prefer: wait, event streams)",
+            registry=r,
         )
         if counts is not None:
             r.register(_QueueCollector(counts))

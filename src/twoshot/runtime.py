@@ -126,6 +126,7 @@ class Runtime:
         metrics = Metrics(store.count_by_status)
         rt = cls(settings, store, blobs, fetcher, service, metrics, provenance)
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
+        metrics.waiting_clients.set_function(lambda: rt.events.waiting)
         return rt
 
     # -- engines and workers -------------------------------------------------------------------
@@ -197,7 +198,7 @@ class Runtime:
         while not self._background_stop.wait(self.settings.sweep_interval):
             try:
                 results, inputs = self.service.sweep(
-                    self.settings.result_ttl, self.settings.input_grace
+                    self.settings.result_ttl, self.settings.input_grace, self.settings.orphan_grace
                 )
                 if results or inputs:
                     log.info("retention: deleted %d result(s), %d input(s)", results, inputs)

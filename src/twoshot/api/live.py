@@ -79,7 +79,7 @@ async def answer_after_waiting(
     with rt.events.watch(_ids(target)) as watch:
         while not _ended(target):
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or rt.events.closing:  # time is up, or the server is stopping
                 return JSONResponse(answer, headers=applied)
             await watch.wait(min(left, rt.settings.live_recheck))
             target = await _read(rt, answer["task_id"], key)
@@ -144,8 +144,8 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
                     yield _event("done", _body(current, base), "end")
                     return
                 await watch.wait(rt.settings.live_recheck)
-                if await request.is_disconnected():
-                    return
+                if rt.events.closing or await request.is_disconnected():
+                    return  # a client resumes on another replica with Last-Event-ID
                 if time.monotonic() - last_write > KEEPALIVE:
                     yield ": keep-alive\n\n"
                     last_write = time.monotonic()

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.api.deps import runtime
-from twoshot.blobs import is_result_name
+from twoshot.blobs import is_result_name, new_result_name
 from twoshot.domain import ErrorInfo, TaskStatus, task_to_wire
 from twoshot.errors import InvalidInput, NotFound, Unauthorized
 
@@ -63,10 +63,19 @@ class Owner(BaseModel):
 
 @router.post("/claim")
 def claim(request: Request, body: Claim) -> dict:
-    task = runtime(request).store.claim(
-        _owner(request, body.owner), body.engines, body.lease_seconds
-    )
-    return {"task": None if task is None else task_to_wire(task)}
+    """The task, and with an S3 blob store, where to upload its result: a presigned PUT URL
+    for a fresh result name, so the image goes to the bucket and not through this process."""
+    rt = runtime(request)
+    task = rt.store.claim(_owner(request, body.owner), body.engines, body.lease_seconds)
+    if task is None:
+        return {"task": None}
+    answer: dict[str, Any] = {"task": task_to_wire(task)}
+    presign = getattr(rt.blobs, "presigned_result_upload", None)
+    if presign is not None:
+        name = new_result_name()
+        seconds = int(max(600, 10 * body.lease_seconds))
+        answer["upload"] = {"name": name, "url": presign(name, seconds)}
+    return answer
 
 
 @router.post("/tasks/{task_id}/heartbeat")

@@ -43,6 +43,7 @@ class Blobs(Protocol):
     def put_result(self, name: str, data: bytes) -> None: ...
     def get_result(self, name: str) -> bytes | None: ...
     def delete_result(self, name: str) -> None: ...
+    def result_ages(self) -> Iterator[tuple[str, float]]: ...
 
 
 class LocalBlobs:
@@ -107,3 +108,11 @@ class LocalBlobs:
 
     def delete_result(self, name: str) -> None:
         self._result_path(name).unlink(missing_ok=True)
+
+    def result_ages(self) -> Iterator[tuple[str, float]]:
+        now = time.time()
+        for path in self._results.glob("*.jpg"):
+            try:
+                yield path.name, now - path.stat().st_mtime
+            except FileNotFoundError:
+                continue

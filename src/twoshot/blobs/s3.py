@@ -95,6 +95,31 @@ class S3Blobs:
     def delete_result(self, name: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=self._result(name))
 
+    def result_ages(self) -> Iterator[tuple[str, float]]:
+        now = time.time()
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=f"{self._prefix}results/"
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[-1]
+                if is_result_name(name):
+                    yield name, now - obj["LastModified"].timestamp()
+
+    def presigned_result_upload(self, name: str, seconds: int) -> str:
+        """A URL that lets its holder PUT this one result (``Content-Type: image/jpeg``)."""
+        return str(
+            self._s3.generate_presigned_url(
+                "put_object",
+                Params={
+                    "Bucket": self._bucket,
+                    "Key": self._result(name),
+                    "ContentType": "image/jpeg",
+                },
+                ExpiresIn=seconds,
+            )
+        )
+
     def presigned_result(self, name: str, seconds: int) -> str:
         return str(
             self._s3.generate_presigned_url(

@@ -522,14 +522,25 @@ class Service:
             raise NotFound("no such result: it never existed, was deleted, or has expired")
         return data
 
-    def sweep(self, result_ttl: float, input_grace: float) -> tuple[int, int]:
-        """Delete expired results and orphaned inputs. Returns (results, inputs) deleted."""
+    def sweep(
+        self, result_ttl: float, input_grace: float, orphan_grace: float = 600.0
+    ) -> tuple[int, int]:
+        """Delete expired results, orphaned inputs, and result files no task points to (a
+        worker whose finish failed after its upload leaves one). Returns (results, inputs)
+        deleted. Files younger than their grace period are left: they may be in flight."""
         expired = self.store.expired_results(self._clock() - result_ttl)
         for e in expired:
             self.blobs.delete_result(e.result_key)
             self.store.forget_result(e.task_id)
+        candidates = [n for n, age in self.blobs.result_ages() if age > orphan_grace]
+        referenced = self.store.referenced_results(candidates)
+        orphaned_results = [n for n in candidates if n not in referenced]
+        for name in orphaned_results:
+            self.blobs.delete_result(name)
+        if orphaned_results:
+            log.info("retention: %d result file(s) no task points to", len(orphaned_results))
         live = self.store.live_input_keys()
         orphans = [k for k, age in self.blobs.input_ages() if k not in live and age > input_grace]
         for k in orphans:
             self.blobs.delete_input(k)
-        return len(expired), len(orphans)
+        return len(expired) + len(orphaned_results), len(orphans)

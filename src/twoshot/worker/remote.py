@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from twoshot.blobs import new_result_name
 from twoshot.domain import ErrorInfo, Task, TaskStatus, task_from_wire
 from twoshot.store import Heartbeat
 
@@ -31,6 +32,7 @@ class RemoteQueue:
         self._http: httpx.Client = client or httpx.Client(timeout=timeout, transport=transport)
         self._http.base_url = server.rstrip("/")
         self._http.headers["Authorization"] = f"Bearer {token}"
+        self._uploads: dict[str, tuple[str, str]] = {}  # task id → (result name, PUT URL)
 
     def close(self) -> None:
         self._http.close()
@@ -47,7 +49,13 @@ class RemoteQueue:
             "/worker/claim",
             {"owner": owner, "engines": list(engines), "lease_seconds": lease_seconds},
         )
-        return None if data["task"] is None else task_from_wire(data["task"])
+        if data["task"] is None:
+            return None
+        task = task_from_wire(data["task"])
+        upload = data.get("upload")
+        if upload is not None:  # the server's bucket takes the result directly
+            self._uploads[task.id] = (upload["name"], upload["url"])
+        return task
 
     def heartbeat(
         self, task_id: str, owner: str, progress: float | None, lease_seconds: float
@@ -89,8 +97,20 @@ class RemoteQueue:
         r.raise_for_status()
         return r.content
 
+    def result_name(self, task_id: str) -> str:
+        """The name the task's result gets: the one its presigned upload is for, if any."""
+        ticket = self._uploads.get(task_id)
+        return ticket[0] if ticket is not None else new_result_name()
+
     def put_result(self, name: str, data: bytes) -> None:
-        self._http.put(f"/worker/results/{name}", content=data).raise_for_status()
+        url = next((u for n, u in self._uploads.values() if n == name), None)
+        if url is None:  # local files on the server: through the API
+            self._http.put(f"/worker/results/{name}", content=data).raise_for_status()
+            return
+        # straight to the bucket, with no credentials of ours (the URL is the permission)
+        r = httpx.put(url, content=data, headers={"Content-Type": "image/jpeg"}, timeout=60)
+        r.raise_for_status()
+        self._uploads = {t: v for t, v in self._uploads.items() if v[0] != name}
 
     def delete_result(self, name: str) -> None:
         self._http.delete(f"/worker/results/{name}").raise_for_status()

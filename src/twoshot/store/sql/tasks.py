@@ -243,6 +243,21 @@ class TaskStore(KeyStore):
                 )
             }
 
+    def referenced_results(self, names: Sequence[str]) -> set[str]:
+        """The result names among ``names`` that a task still points to."""
+        found: set[str] = set()
+        names = list(names)
+        with self._read() as conn:
+            for i in range(0, len(names), 500):
+                chunk = names[i : i + 500]
+                found.update(
+                    r.result_key
+                    for r in conn.execute(
+                        select(tasks.c.result_key).where(tasks.c.result_key.in_(chunk))
+                    )
+                )
+        return found
+
     def expired_results(self, older_than: float, limit: int = 500) -> list[Expired]:
         with self._read() as conn:
             rows = conn.execute(
