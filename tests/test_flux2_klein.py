@@ -13,11 +13,14 @@ import pytest
 pytest.importorskip("diffusers", reason="needs the diffusion extra: pip install '.[diffusion]'")
 
 from tests.conftest import make_settings
+from tests.diffusion import (
+    check_progress_each_step_and_cancel_at_the_next,
+    check_seeds_reproduce_and_shared_jobs_run_as_one_call,
+)
 from tests.photos import load
 from tests.process import cli, env_for
 from twoshot.domain import JobSpec
 from twoshot.engines import Job, load_engine
-from twoshot.errors import Canceled
 
 pytestmark = pytest.mark.diffusion
 
@@ -124,51 +127,13 @@ def test_conditions_name_who_is_in_which_picture(engine) -> None:  # type: ignor
 
 
 def test_progress_each_step_and_cancel_at_the_next(engine) -> None:  # type: ignore[no-untyped-def]
-    images, text = engine.conditions(job(JobSpec(kind="person", references=["m"], prompt="x")))
-    seen: list[float] = []
-    engine.run(images, text, (256, 256), [1], seen.append)
-    assert seen == [0.5, 1.0]
-
-    def cancel_after_first(fraction: float) -> None:
-        seen.append(fraction)
-        raise Canceled
-
-    seen.clear()
-    with pytest.raises(Canceled):
-        engine.run(images, text, (256, 256), [1], cancel_after_first)
-    assert seen == [0.5]
+    check_progress_each_step_and_cancel_at_the_next(engine, job)
 
 
 def test_seeds_reproduce_and_shared_jobs_run_as_one_call(
     engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    import numpy as np
-
-    spec = JobSpec(kind="person", references=["m"], prompt="studio", seed=5, width=256, height=256)
-    calls: list[int] = []
-    run = engine.run
-
-    def counting(images, text, size, seeds, progress):  # type: ignore[no-untyped-def]
-        calls.append(len(seeds))
-        return run(images, text, size, seeds, progress)
-
-    monkeypatch.setattr(engine, "run", counting)
-    monkeypatch.setattr(engine, "_retries", 0)
-    together = engine.generate(
-        [job(spec), job(spec.model_copy(update={"seed": 6}))], lambda _f: None
-    )
-    assert calls == [2]
-    alone = engine.generate([job(spec.model_copy(update={"seed": 6}))], lambda _f: None)
-    again = engine.generate([job(spec.model_copy(update={"seed": 6}))], lambda _f: None)
-
-    def diff(a, b) -> float:  # type: ignore[no-untyped-def]
-        return float(
-            np.abs(np.asarray(a.image, np.float32) - np.asarray(b.image, np.float32)).mean()
-        )
-
-    assert diff(alone[0], again[0]) == 0.0  # the same seed, the same picture
-    assert diff(together[1], alone[0]) < 1.0  # batched or not (float noise only)
-    assert diff(together[0], together[1]) > 5.0  # another seed, another picture
+    check_seeds_reproduce_and_shared_jobs_run_as_one_call(engine, job, monkeypatch)
 
 
 def test_identity_gate_retries_the_next_seed(engine) -> None:  # type: ignore[no-untyped-def]

@@ -61,19 +61,26 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
+@contextmanager
+def opened_store(kind: str, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
+    """A migrated store on ``kind`` (sqlite, postgresql) with an injected clock."""
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'store.db'}"
-        else:
+        if kind == "postgresql":
             url = stack.enter_context(postgres_schema())
+        else:
+            url = f"sqlite:///{tmp_path / 'store.db'}"
         engine = make_engine(url)
         migrate(engine)
         clock = Clock()
         store = SqlStore(engine, clock=clock)
+        stack.callback(store.close)
         yield store, clock
-        store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
+    with opened_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -102,15 +109,8 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     twoshot app in-process (over Starlette's test transport) on a SQLite store, so the
     remote worker protocol cannot drift from the local one."""
     with ExitStack() as stack:
-        if request.param == "postgresql":
-            url = stack.enter_context(postgres_schema())
-        else:
-            url = f"sqlite:///{tmp_path / 'store.db'}"
-        engine = make_engine(url)
-        migrate(engine)
-        clock = Clock()
-        store = SqlStore(engine, clock=clock)
-        stack.callback(store.close)
+        kind = "postgresql" if request.param == "postgresql" else "sqlite"
+        store, clock = stack.enter_context(opened_store(kind, tmp_path))
         if request.param != "remote":
             yield Rig(store, store, clock)
             return

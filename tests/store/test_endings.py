@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.test_contract import Clock, postgres_schema, task
+from tests.store.test_contract import Clock, opened_store, task
 from twoshot.domain import Batch, TaskStatus
-from twoshot.store import SqlStore, make_engine, migrate
+from twoshot.store import SqlStore
 
 # Before the fix, two claims racing on PostgreSQL queued a second webhook for the same lost
 # task in 12 of 40 rounds (measured on the dev machine); after it, none in any round.
@@ -20,14 +20,9 @@ RACE_ROUNDS = 40
 
 
 @pytest.fixture
-def pg_store() -> Iterator[tuple[SqlStore, Clock]]:
-    with postgres_schema() as url:
-        engine = make_engine(url)
-        migrate(engine)
-        clock = Clock()
-        store = SqlStore(engine, clock=clock)
-        yield store, clock
-        store.close()
+def pg_store(tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
+    with opened_store("postgresql", tmp_path) as opened:
+        yield opened
 
 
 def test_racing_claims_settle_a_lost_task_once_with_one_webhook(
@@ -61,21 +56,8 @@ def test_racing_claims_settle_a_lost_task_once_with_one_webhook(
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
-    if request.param == "postgresql":
-        with postgres_schema() as url:
-            engine = make_engine(url)
-            migrate(engine)
-            clock = Clock()
-            store = SqlStore(engine, clock=clock)
-            yield store, clock
-            store.close()
-        return
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate(engine)
-    clock = Clock()
-    store = SqlStore(engine, clock=clock)
-    yield store, clock
-    store.close()
+    with opened_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 def test_every_ending_calls_the_hook_once_with_the_inputs(

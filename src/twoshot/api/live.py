@@ -76,14 +76,28 @@ async def answer_after_waiting(
     applied = {"Preference-Applied": f"wait={seconds:g}", "Vary": "Prefer"}
     deadline = time.monotonic() + seconds
     target = await _read(rt, answer["task_id"], key)
+    recheck = Recheck(rt.settings.live_recheck)
     with rt.events.watch(_ids(target)) as watch:
         while not _ended(target):
             left = deadline - time.monotonic()
             if left <= 0 or rt.events.closing:  # time is up, or the server is stopping
                 return JSONResponse(answer, headers=applied)
-            await watch.wait(min(left, rt.settings.live_recheck))
+            recheck.woken(await watch.wait(min(left, recheck.interval)))
             target = await _read(rt, answer["task_id"], key)
     return JSONResponse(_body(target, base_url(request)), headers=applied)
+
+
+class Recheck:
+    """How long a waiter sleeps before re-reading its task when no notification came: the
+    base interval, doubling up to 4× while nothing happens, back to the base when woken. Many
+    long waiters then cost few reads (a notification still wakes them at once)."""
+
+    def __init__(self, base: float):
+        self._base = base
+        self.interval = base
+
+    def woken(self, notified: bool) -> None:
+        self.interval = self._base if notified else min(self._base * 4, self.interval * 2)
 
 
 def _event(name: str, data: dict[str, Any], event_id: str | None = None) -> str:
@@ -119,6 +133,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
             sent = int(resume)
         yield "retry: 1000\n\n"
         last_write = time.monotonic()
+        recheck = Recheck(rt.settings.live_recheck)
         with rt.events.watch(_ids(current)) as watch:
             while True:
                 if isinstance(current, Batch):
@@ -143,7 +158,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
                 if _ended(current):
                     yield _event("done", _body(current, base), "end")
                     return
-                await watch.wait(rt.settings.live_recheck)
+                recheck.woken(await watch.wait(recheck.interval))
                 if rt.events.closing or await request.is_disconnected():
                     return  # a client resumes on another replica with Last-Event-ID
                 if time.monotonic() - last_write > KEEPALIVE:
