@@ -66,6 +66,8 @@ def test_playground_makes_a_couple(site: Live, tmp_path: Path) -> None:
         assert "completed" in page.text_content("#status")  # type: ignore[operator]
         table = page.text_content("#quality") or ""
         assert "male" in table and "female" in table and "yes" in table
+        marks = page.text_content("#provenance") or ""
+        assert "Content Credentials" in marks and "invisible watermark" in marks
         assert page.eval_on_selector("#progress", "d => d.style.width") == "100%"
         assert page.eval_on_selector_all("#refs img", "imgs => imgs.length") == 2
         # the result came over the event stream, with no polling
