@@ -302,3 +302,27 @@ def test_stopping_twoshot_serve_answers_its_waiting_clients(tmp_path: Path) -> N
     assert time.time() - started < 15
     assert answers and answers[0].status_code == 200 and answers[0].json()["status"] == "queued"
     assert server.proc.returncode in (0, -15)  # uvicorn re-raises the SIGTERM it handled
+
+
+def test_cancel_with_prefer_wait_answers_once_the_task_stopped(slow_live: Live) -> None:
+    task_id = httpx.post(
+        f"{slow_live.url}/api/couple_image", headers=slow_live.headers, files=FILES
+    ).json()["task_id"]
+    deadline = time.time() + 10
+    while (
+        httpx.get(f"{slow_live.url}/api/task-status/{task_id}", headers=slow_live.headers).json()[
+            "status"
+        ]
+        != "processing"
+    ):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    plain = httpx.post(f"{slow_live.url}/api/task/{task_id}/cancel", headers=slow_live.headers)
+    assert plain.json()["status"] == "processing"  # asked to stop; it stops at its next step
+    waited = httpx.post(
+        f"{slow_live.url}/api/task/{task_id}/cancel",
+        headers={**slow_live.headers, "Prefer": "wait=10"},
+        timeout=20,
+    )
+    assert waited.status_code == 200 and waited.headers["preference-applied"] == "wait=10"
+    assert waited.json()["status"] == "canceled"

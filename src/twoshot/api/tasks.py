@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, Security
+from fastapi import APIRouter, Header, Request, Response, Security
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.api.deps import api_key_header, authenticate, base_url, runtime
+from twoshot.api.live import PREFER_DOC, answer_after_waiting
 from twoshot.api.views import ERRORS, ErrorBody, TaskStatusBody
 from twoshot.domain import Batch, Task
 from twoshot.status import batch_body, task_body
@@ -16,6 +17,7 @@ from twoshot.status import batch_body, task_body
 router = APIRouter(responses=ERRORS)
 
 Secret = Annotated[str | None, Security(api_key_header)]
+Prefer = Annotated[str | None, Header(alias="Prefer", description=PREFER_DOC)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Unknown id, or another key's."}
 }
@@ -72,10 +74,14 @@ async def task_status(request: Request, task_id: str, secret: Secret = None) -> 
     tags=["tasks"],
     summary="Cancel a task or every task of a batch (running ones stop at their next step)",
 )
-def cancel_task(request: Request, task_id: str, secret: Secret = None) -> JSONResponse:
+async def cancel_task(
+    request: Request, task_id: str, secret: Secret = None, prefer: Prefer = None
+) -> Any:
+    """With ``Prefer: wait``, a running task's answer comes once it has stopped."""
     rt = runtime(request)
-    key = authenticate(rt, secret)
-    return JSONResponse(_body(rt.service.cancel(task_id, key), base_url(request)))
+    key = await run_in_threadpool(authenticate, rt, secret)
+    target = await run_in_threadpool(rt.service.cancel, task_id, key)
+    return await answer_after_waiting(request, key, _body(target, base_url(request)), prefer)
 
 
 @router.delete(
