@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from common import QUICK, ROOT
-from gpu_qwen_edit import default_device, matmul_peak, sync
+from gpu_qwen_edit import default_device, fastest_attention, matmul_peak, sync
 from tests.photos import load, side_by_side
 
 from twoshot.engines.diffusion.prompting import couple_prompt, reference_crop, skeleton
@@ -100,15 +100,7 @@ def main() -> None:
         pipe.set_progress_bar_config(disable=True)
         if args.offload:
             pipe.enable_model_cpu_offload(device=device)
-    backend = "default"
-    if device == "cuda":
-        for candidate in ("_flash_3_hub", "flash", "_native_cudnn", "_native_flash"):
-            try:
-                plain.transformer.set_attention_backend(candidate)
-                backend = candidate
-                break
-            except Exception:
-                continue
+    backend = fastest_attention(plain.transformer, device)  # one transformer, both pipelines
     if args.fp8:
         from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, quantize_
 
