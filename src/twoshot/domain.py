@@ -175,3 +175,8 @@ class ApiKey:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+def task_ids(target: Task | Batch) -> list[str]:
+    """The ids of a task (itself) or of a batch's tasks."""
+    return [t.id for t in target.tasks] if isinstance(target, Batch) else [target.id]

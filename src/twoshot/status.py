@@ -7,6 +7,11 @@ from typing import Any
 from twoshot.domain import Batch, Task, TaskStatus
 
 
+def status_body(target: Task | Batch, base: str) -> dict[str, Any]:
+    """task-status of a task or of a batch."""
+    return batch_body(target, base) if isinstance(target, Batch) else task_body(target, base)
+
+
 def result_url(base: str, task: Task) -> str | None:
     if task.status is TaskStatus.COMPLETED and task.result_key:
         return f"{base}/results/{task.result_key}"

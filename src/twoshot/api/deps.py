@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.domain import ApiKey
 from twoshot.runtime import Runtime
+
+T = TypeVar("T")
 
 api_key_header = APIKeyHeader(
     name="X-Api-Key", auto_error=False, description="Your twoshot API key"
@@ -16,6 +21,14 @@ api_key_header = APIKeyHeader(
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
+
+
+async def read(rt: Runtime, fn: Callable[..., T], *args: Any) -> T:
+    """A keyed store read: on the event loop where it is cheap (SQLite, see
+    ``SqlStore.inline_reads``), else in the thread pool."""
+    if rt.store.inline_reads:
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
 
 
 def authenticate(rt: Runtime, secret: str | None) -> ApiKey:

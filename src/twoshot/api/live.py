@@ -15,12 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from twoshot.api.deps import base_url, runtime
+from twoshot.api.deps import base_url, read, runtime
 from twoshot.api.views import ERRORS
-from twoshot.domain import ApiKey, Batch, Task
-from twoshot.errors import NotFound, TwoshotError
+from twoshot.domain import ApiKey, Batch, Task, task_ids
+from twoshot.errors import TwoshotError
 from twoshot.runtime import Runtime
-from twoshot.status import batch_body, task_body
+from twoshot.status import status_body, task_body
 
 router = APIRouter(prefix="/api", tags=["tasks"], responses=ERRORS)
 
@@ -46,23 +46,11 @@ def prefer_wait(header: str | None) -> float | None:
 
 
 async def _read(rt: Runtime, ident: str, key: ApiKey) -> Task | Batch:
-    if rt.store.inline_reads:
-        return rt.service.lookup(ident, key)
-    return await run_in_threadpool(rt.service.lookup, ident, key)
+    return await read(rt, rt.service.lookup, ident, key)
 
 
 def _ended(target: Task | Batch) -> bool:
-    if isinstance(target, Batch):
-        return all(t.status.is_terminal() for t in target.tasks)
-    return target.status.is_terminal()
-
-
-def _ids(target: Task | Batch) -> list[str]:
-    return [t.id for t in target.tasks] if isinstance(target, Batch) else [target.id]
-
-
-def _body(target: Task | Batch, base: str) -> dict[str, Any]:
-    return batch_body(target, base) if isinstance(target, Batch) else task_body(target, base)
+    return target.status.is_terminal()  # a batch's: terminal once every task is
 
 
 async def answer_after_waiting(
@@ -77,14 +65,14 @@ async def answer_after_waiting(
     deadline = time.monotonic() + seconds
     target = await _read(rt, answer["task_id"], key)
     recheck = Recheck(rt.settings.live_recheck)
-    with rt.events.watch(_ids(target)) as watch:
+    with rt.events.watch(task_ids(target)) as watch:
         while not _ended(target):
             left = deadline - time.monotonic()
             if left <= 0 or rt.events.closing:  # time is up, or the server is stopping
                 return JSONResponse(answer, headers=applied)
             recheck.woken(await watch.wait(min(left, recheck.interval)))
             target = await _read(rt, answer["task_id"], key)
-    return JSONResponse(_body(target, base_url(request)), headers=applied)
+    return JSONResponse(status_body(target, base_url(request)), headers=applied)
 
 
 class Recheck:
@@ -134,7 +122,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
         yield "retry: 1000\n\n"
         last_write = time.monotonic()
         recheck = Recheck(rt.settings.live_recheck)
-        with rt.events.watch(_ids(current)) as watch:
+        with rt.events.watch(task_ids(current)) as watch:
             while True:
                 if isinstance(current, Batch):
                     ended = sorted(
@@ -156,7 +144,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
                         }
                         yield _event("progress", data, str(permille))
                 if _ended(current):
-                    yield _event("done", _body(current, base), "end")
+                    yield _event("done", status_body(current, base), "end")
                     return
                 recheck.woken(await watch.wait(recheck.interval))
                 if rt.events.closing or await request.is_disconnected():
@@ -166,10 +154,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
                     last_write = time.monotonic()
                 try:
                     current = await _read(rt, task_id, key)
-                except NotFound as exc:  # deleted while watched
-                    yield _event("error", {"error": exc.to_dict()})
-                    return
-                except TwoshotError as exc:
+                except TwoshotError as exc:  # deleted while watched, say
                     yield _event("error", {"error": exc.to_dict()})
                     return
 

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Header, Request, Response, Security
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from twoshot.api.deps import api_key_header, authenticate, base_url, runtime
+from twoshot.api.deps import api_key_header, authenticate, base_url, read, runtime
 from twoshot.api.live import PREFER_DOC, answer_after_waiting
 from twoshot.api.views import ERRORS, ErrorBody, TaskStatusBody
-from twoshot.domain import Batch, Task
-from twoshot.status import batch_body, task_body
+from twoshot.status import status_body
 
 router = APIRouter(responses=ERRORS)
 
@@ -23,17 +22,10 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _body(target: Task | Batch, base: str) -> dict:
-    return batch_body(target, base) if isinstance(target, Batch) else task_body(target, base)
-
-
 async def _status(request: Request, task_id: str, secret: str | None) -> JSONResponse:
     rt = runtime(request)
-    if rt.store.inline_reads:  # see SqlStore.inline_reads
-        target = rt.service.status(task_id, secret)
-    else:
-        target = await run_in_threadpool(rt.service.status, task_id, secret)
-    return JSONResponse(_body(target, base_url(request)))
+    target = await read(rt, rt.service.status, task_id, secret)
+    return JSONResponse(status_body(target, base_url(request)))
 
 
 STATUS_PATH = "/api/task-status/{task_id}"
@@ -81,7 +73,7 @@ async def cancel_task(
     rt = runtime(request)
     key = await run_in_threadpool(authenticate, rt, secret)
     target = await run_in_threadpool(rt.service.cancel, task_id, key)
-    return await answer_after_waiting(request, key, _body(target, base_url(request)), prefer)
+    return await answer_after_waiting(request, key, status_body(target, base_url(request)), prefer)
 
 
 @router.delete(

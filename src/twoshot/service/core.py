@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from twoshot.blobs import Blobs
-from twoshot.domain import ApiKey, Batch, JobSpec, Kind, Task, TaskStatus
+from twoshot.domain import ApiKey, Batch, JobSpec, Kind, Task, TaskStatus, task_ids
 from twoshot.errors import InvalidInput, NotFound, RateLimited, Unauthorized
 from twoshot.service.intake import Intake, Prepared, Role
 from twoshot.service.requests import (
@@ -466,9 +466,7 @@ class Service:
         return self.store.get_task(ident, key.id)
 
     def cancel(self, ident: str, key: ApiKey) -> Task | Batch:
-        target = self.lookup(ident, key)
-        ids = [t.id for t in target.tasks] if isinstance(target, Batch) else [target.id]
-        for task_id in ids:
+        for task_id in task_ids(self.lookup(ident, key)):
             self.store.cancel(task_id, key.id)
         return self.lookup(ident, key)
 
