@@ -60,11 +60,7 @@ class TaskEvents:
         """Any thread: these tasks changed."""
         with self._lock:
             watches = [w for i in task_ids for w in self._watches.get(i, ())]
-        loop = self._loop
-        if watches and loop is not None and not loop.is_closed():
-            # the loop may close meanwhile: then nobody waits any more
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_wake_all, watches)
+        self._wake(watches)
 
     def close(self) -> None:
         """Any thread: the server is shutting down. Every waiter wakes and answers with what it
@@ -73,8 +69,13 @@ class TaskEvents:
         self.closing = True
         with self._lock:
             watches = [w for ws in self._watches.values() for w in ws]
+        self._wake(watches)
+
+    def _wake(self, watches: list[Watch]) -> None:
+        """From any thread: wake these waiters on the server's loop."""
         loop = self._loop
         if watches and loop is not None and not loop.is_closed():
+            # the loop may close meanwhile: then nobody waits any more
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_wake_all, watches)
 

@@ -179,7 +179,7 @@ class Runtime:
         if plan.sweeper:
             self._thread(self._sweep, "sweeper")
         if plan.webhooks:
-            self._start_webhooks()
+            self.start_webhooks()
         if plan.listen and self.settings.resolved_database_url.startswith("postgresql"):
             listener = PgListener(
                 conninfo_from_url(self.settings.resolved_database_url),
@@ -205,7 +205,8 @@ class Runtime:
             except Exception:
                 log.exception("retention sweep failed")
 
-    def _start_webhooks(self) -> None:
+    def start_webhooks(self) -> None:
+        """Send webhook deliveries from a thread of this process."""
         from twoshot.webhooks import WebhookSender
 
         sender = WebhookSender(
@@ -218,10 +219,6 @@ class Runtime:
             metrics=self.metrics,
         )
         self._threads.append(sender.start(self._background_stop))
-
-    def start_webhooks(self) -> None:
-        """Send webhook deliveries from a thread of this process, alone."""
-        self._start_webhooks()
 
     @property
     def threads(self) -> list[threading.Thread]:
@@ -243,9 +240,6 @@ class Runtime:
         left = [t.name for t in self._threads if t.is_alive()]
         if left:
             log.warning("threads still running after stop: %s", ", ".join(left))
-
-    async def aclose_fetcher(self) -> None:
-        await self.fetcher.aclose()
 
     def close(self) -> None:
         self.stop()

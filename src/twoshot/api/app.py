@@ -46,7 +46,7 @@ def create_app(rt: Runtime) -> FastAPI:
             yield
         finally:
             await run_in_threadpool(rt.stop)
-            await rt.aclose_fetcher()  # its httpx client lives on this event loop
+            await rt.fetcher.aclose()  # its httpx client lives on this event loop
 
     app = FastAPI(title="twoshot", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt

@@ -32,7 +32,9 @@ class RemoteQueue:
         self._http: httpx.Client = client or httpx.Client(timeout=timeout, transport=transport)
         self._http.base_url = server.rstrip("/")
         self._http.headers["Authorization"] = f"Bearer {token}"
-        self._uploads: dict[str, tuple[str, str]] = {}  # task id → (result name, PUT URL)
+        # presigned uploads handed out with claims: task id → result name → PUT URL
+        self._upload_names: dict[str, str] = {}
+        self._upload_urls: dict[str, str] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -54,7 +56,8 @@ class RemoteQueue:
         task = task_from_wire(data["task"])
         upload = data.get("upload")
         if upload is not None:  # the server's bucket takes the result directly
-            self._uploads[task.id] = (upload["name"], upload["url"])
+            self._upload_names[task.id] = upload["name"]
+            self._upload_urls[upload["name"]] = upload["url"]
         return task
 
     def heartbeat(
@@ -99,18 +102,16 @@ class RemoteQueue:
 
     def result_name(self, task_id: str) -> str:
         """The name the task's result gets: the one its presigned upload is for, if any."""
-        ticket = self._uploads.get(task_id)
-        return ticket[0] if ticket is not None else new_result_name()
+        return self._upload_names.pop(task_id, None) or new_result_name()
 
     def put_result(self, name: str, data: bytes) -> None:
-        url = next((u for n, u in self._uploads.values() if n == name), None)
+        url = self._upload_urls.pop(name, None)
         if url is None:  # local files on the server: through the API
             self._http.put(f"/worker/results/{name}", content=data).raise_for_status()
             return
         # straight to the bucket, with no credentials of ours (the URL is the permission)
         r = httpx.put(url, content=data, headers={"Content-Type": "image/jpeg"}, timeout=60)
         r.raise_for_status()
-        self._uploads = {t: v for t, v in self._uploads.items() if v[0] != name}
 
     def delete_result(self, name: str) -> None:
         self._http.delete(f"/worker/results/{name}").raise_for_status()
