@@ -27,6 +27,14 @@ def photo(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
+def couple_files(male: str = "obama.jpg", female: str = "astronaut.jpg") -> dict:
+    """The multipart files of a couple submission."""
+    return {
+        "maleImage": ("m.jpg", photo(male), "image/jpeg"),
+        "femaleImage": ("f.jpg", photo(female), "image/jpeg"),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,14 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import Live, photo
-
-
-def couple_files(male: str = "obama.jpg", female: str = "astronaut.jpg") -> dict:
-    return {
-        "maleImage": ("m.jpg", photo(male), "image/jpeg"),
-        "femaleImage": ("f.jpg", photo(female), "image/jpeg"),
-    }
+from tests.conftest import Live, couple_files, photo
 
 
 def post_couple(live: Live, **kw: object) -> httpx.Response:

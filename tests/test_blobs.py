@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import make_settings, photo, start_live, stop_live
+from tests.conftest import couple_files, make_settings, start_live, stop_live
 from twoshot.blobs import Blobs, LocalBlobs, new_result_name
 from twoshot.runtime import Runtime
 from twoshot.service import NoChecks
@@ -77,10 +77,7 @@ def test_service_on_s3_with_presigned_results(
         def keys() -> list[str]:
             return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
-        files = {
-            "maleImage": ("m.jpg", photo("obama.jpg")),
-            "femaleImage": ("f.jpg", photo("astronaut.jpg")),
-        }
+        files = couple_files()
         task_id = httpx.post(
             f"{live.url}/api/couple_image", headers=live.headers, files=files
         ).json()["task_id"]
@@ -118,10 +115,7 @@ def test_a_result_left_by_a_failed_finish_is_swept(
     rt = Runtime.build(make_settings(tmp_path, **extra), checks=NoChecks())
     live = start_live(rt)
     try:
-        files = {
-            "maleImage": ("m.jpg", photo("obama.jpg")),
-            "femaleImage": ("f.jpg", photo("astronaut.jpg")),
-        }
+        files = couple_files()
         task_id = httpx.post(
             f"{live.url}/api/couple_image", headers=live.headers, files=files
         ).json()["task_id"]

@@ -12,16 +12,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Live, make_settings, photo, start_live, stop_live, working_server
+from tests.conftest import (
+    Live,
+    couple_files,
+    make_settings,
+    start_live,
+    stop_live,
+    working_server,
+)
 from tests.store.test_contract import postgres_schema
 from twoshot.api.live import prefer_wait
 from twoshot.runtime import Runtime
 from twoshot.service import NoChecks
 
-FILES = {
-    "maleImage": ("m.jpg", photo("obama.jpg")),
-    "femaleImage": ("f.jpg", photo("astronaut.jpg")),
-}
+FILES = couple_files()
 
 
 def test_prefer_header_parsing() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Live, make_settings, photo
+from tests.conftest import Live, couple_files, make_settings
 from twoshot.engines import load_engine
 from twoshot.runtime import Runtime
 from twoshot.service import NoChecks
@@ -24,10 +24,7 @@ def samples(live: Live) -> dict[tuple[str, tuple], float]:
 
 
 def test_metrics_follow_the_work(live: Live) -> None:
-    files = {
-        "maleImage": ("m.jpg", photo("obama.jpg")),
-        "femaleImage": ("f.jpg", photo("astronaut.jpg")),
-    }
+    files = couple_files()
     for _ in range(2):
         assert (
             httpx.post(
@@ -66,7 +63,7 @@ def test_a_running_twoshot_worker_exposes_its_metrics(tmp_path: Path) -> None:
     import sys
     import time
 
-    from tests.conftest import free_port, photo, start_live, stop_live
+    from tests.conftest import free_port, start_live, stop_live
     from tests.process import env_for
 
     settings = make_settings(tmp_path, engine="tests.engines:slow")
@@ -88,10 +85,7 @@ def test_a_running_twoshot_worker_exposes_its_metrics(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        files = {
-            "maleImage": ("m.jpg", photo("obama.jpg")),
-            "femaleImage": ("f.jpg", photo("astronaut.jpg")),
-        }
+        files = couple_files()
         task_id = httpx.post(
             f"{live.url}/api/couple_image", headers=live.headers, files=files
         ).json()["task_id"]

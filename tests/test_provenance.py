@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Live, make_settings, photo, working_server
+from tests.conftest import ROOT, Live, couple_files, make_settings, working_server
 from tests.photos import load
 from twoshot.provenance import Provenance, verify
 from twoshot.provenance.credentials import Credentials, SignerConfig, development_certificate
@@ -67,10 +67,7 @@ def studio_result(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Li
     tmp = tmp_path_factory.mktemp("prov")
     rt = Runtime.build(make_settings(tmp, engine="studio"), checks=NoChecks())
     with working_server(rt) as live:
-        files = {
-            "maleImage": ("m.jpg", photo("obama.jpg")),
-            "femaleImage": ("f.jpg", photo("astronaut.jpg")),
-        }
+        files = couple_files()
         data = {"prompt": "secret words of a user", "width": "768", "height": "768"}
         task_id = httpx.post(
             f"{live.url}/api/couple_image", headers=live.headers, files=files, data=data

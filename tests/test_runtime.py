@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import make_settings, photo, start_live, stop_live
+from tests.conftest import couple_files, make_settings, start_live, stop_live
 from twoshot.runtime import Background, Runtime
 from twoshot.service import NoChecks
 
@@ -18,10 +18,7 @@ def test_shutdown_joins_every_thread_the_server_started(tmp_path: Path) -> None:
     rt = Runtime.build(make_settings(tmp_path, sweep_interval=0.05), checks=NoChecks())
     rt.plan(Background(workers=2, sweeper=True, webhooks=True))
     served = start_live(rt)
-    files = {
-        "maleImage": ("m.jpg", photo("obama.jpg")),
-        "femaleImage": ("f.jpg", photo("astronaut.jpg")),
-    }
+    files = couple_files()
     answer = httpx.post(f"{served.url}/api/couple_image", headers=served.headers, files=files)
     assert answer.status_code == 200
     started = rt.threads
