@@ -1,6 +1,8 @@
-"""The ``twoshot`` command: serve, worker, keys."""
+"""The ``twoshot`` command: serve, worker, keys, accounts."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -223,25 +225,37 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--name", required=True, help="who or what the key is for")
-def keys_create(name: str) -> None:
+@click.option("--account", default=None, help="the owning account's email (default: default)")
+def keys_create(name: str, account: str | None) -> None:
     """Create a key and print it, alone, on stdout. It is shown only this once."""
     from twoshot.store import open_store
+    from twoshot.store.schema import DEFAULT_ACCOUNT
 
     store = open_store(_settings().resolved_database_url)
-    key, secret = store.create_key(name)
-    click.echo(f"created key {key.id} ({name}); store it now, it is not shown again", err=True)
+    owner = store.get_account(account) if account else store.get_account(DEFAULT_ACCOUNT)
+    if owner is None:
+        raise click.ClickException(f"no account {account!r}: twoshot accounts create --email …")
+    key, secret = store.create_key(name, owner.id)
+    click.echo(
+        f"created key {key.id} ({name}) of {owner.email}; store it now, it is not shown again",
+        err=True,
+    )
     click.echo(secret)
 
 
 @keys.command("list")
 def keys_list() -> None:
-    """List keys (never the secrets)."""
+    """List keys (never the secrets) with their accounts."""
     from twoshot.store import open_store
 
     store = open_store(_settings().resolved_database_url)
+    emails = {a.id: a.email for a in store.list_accounts()}
     for key in store.list_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-        click.echo(f"{key.id}  {key.prefix}…  {key.created_at:%Y-%m-%d %H:%M}  {state}  {key.name}")
+        click.echo(
+            f"{key.id}  {key.prefix}…  {key.created_at:%Y-%m-%d %H:%M}  {state}  {key.name}"
+            f"  ({emails.get(key.account_id or '', key.account_id)})"
+        )
 
 
 @keys.command("revoke")
@@ -254,3 +268,110 @@ def keys_revoke(key_id: str) -> None:
     if key is None:
         raise click.ClickException(f"no key {key_id!r}")
     click.echo(f"revoked {key.id} ({key.name})")
+
+
+@main.group()
+def accounts() -> None:
+    """Manage the accounts that sign in to the Developer Dashboard (/dashboard)."""
+
+
+def _accounts() -> tuple[Settings, Any]:
+    from twoshot.service.accounts import Accounts
+    from twoshot.store import open_store
+
+    settings = _settings()
+    store = open_store(settings.resolved_database_url)
+    return settings, Accounts(store, link_ttl=settings.sign_in_link_ttl)
+
+
+def _link(settings: Settings, token: str) -> str:
+    """The absolute one-time link; its token is in the fragment, which no server logs."""
+    base = (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+    return f"{base}/dashboard/welcome#token={token}"
+
+
+def _expiry(settings: Settings) -> str:
+    hours = settings.sign_in_link_ttl / 3600
+    return f"{hours:g} hour(s)" if hours >= 1 else f"{settings.sign_in_link_ttl:g} s"
+
+
+@accounts.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="", help="a display name")
+@click.option("--admin", is_flag=True, help="may see every account, workers, and set limits")
+def accounts_create(email: str, name: str, admin: bool) -> None:
+    """Create an account and print its one-time sign-in link, alone, on stdout."""
+    from twoshot.errors import TwoshotError
+
+    settings, service = _accounts()
+    try:
+        account, token = service.create(email, name, admin=admin)
+    except TwoshotError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(
+        f"created {'admin ' if admin else ''}account {account.email}; send them this link "
+        f"to set a password (it works once, for {_expiry(settings)}):",
+        err=True,
+    )
+    click.echo(_link(settings, token))
+
+
+@accounts.command("list")
+def accounts_list() -> None:
+    """List accounts."""
+    service = _accounts()[1]
+    keys: dict[str, int] = {}
+    for key in service.store.list_keys():
+        if key.revoked_at is None and key.account_id:
+            keys[key.account_id] = keys.get(key.account_id, 0) + 1
+    for a in service.store.list_accounts():
+        state = (
+            f"disabled {a.disabled_at:%Y-%m-%d %H:%M}"
+            if a.disabled_at
+            else ("active" if a.has_password else "no password yet")
+        )
+        role = "admin" if a.is_admin else "developer"
+        click.echo(
+            f"{a.id}  {a.email}  {role}  {state}  {keys.get(a.id, 0)} key(s)  {a.name}".rstrip()
+        )
+
+
+@accounts.command("disable")
+@click.argument("email")
+def accounts_disable(email: str) -> None:
+    """Disable an account: its keys are refused and its sessions end, at once."""
+    _set_disabled(email, True)
+
+
+@accounts.command("enable")
+@click.argument("email")
+def accounts_enable(email: str) -> None:
+    """Enable a disabled account again (its keys that were not revoked work again)."""
+    _set_disabled(email, False)
+
+
+def _set_disabled(email: str, disabled: bool) -> None:
+    from twoshot.errors import TwoshotError
+
+    service = _accounts()[1]
+    try:
+        account = service.set_disabled(email, disabled)
+    except TwoshotError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{'disabled' if disabled else 'enabled'} {account.email}")
+
+
+@accounts.command("reset-password")
+@click.argument("email")
+def accounts_reset_password(email: str) -> None:
+    """Print a new one-time sign-in link for setting the password (the old one keeps
+    working until the link is used; then every session of the account ends)."""
+    from twoshot.errors import TwoshotError
+
+    settings, service = _accounts()
+    try:
+        account, token = service.reset_link(email)
+    except TwoshotError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"a sign-in link for {account.email} ({_expiry(settings)}, once):", err=True)
+    click.echo(_link(settings, token))

@@ -116,6 +116,18 @@ class Settings(BaseSettings):
         default=512, ge=64, description="longer side of each reference crop"
     )
 
+    # accounts and the dashboard
+    session_ttl: float = Field(default=7 * 86400.0, gt=0, description="seconds a sign-in lasts")
+    sign_in_link_ttl: float = Field(
+        default=24 * 3600.0, gt=0, description="seconds a one-time sign-in link stays valid"
+    )
+    sign_in_failures_per_account: int = Field(
+        default=5, ge=1, description="failed sign-ins per email in 15 minutes before 429"
+    )
+    sign_in_failures_per_address: int = Field(
+        default=20, ge=1, description="failed sign-ins per client address in 15 minutes"
+    )
+
     # results without polling (Prefer: wait, the event stream)
     live_recheck: float = Field(
         default=1.0, gt=0, description="seconds between a waiter's re-reads with no notification"

@@ -175,6 +175,23 @@ class ApiKey:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None = None
+    account_id: str | None = None
+    rate_limit_per_minute: int | None = None  # None: the server's default
+    quota_per_day: int | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who owns API keys, their tasks and their usage; signs in to the dashboard."""
+
+    id: str
+    email: str
+    name: str
+    is_admin: bool
+    created_at: datetime
+    disabled_at: datetime | None = None
+    has_password: bool = False
 
 
 def task_ids(target: Task | Batch) -> list[str]:

@@ -6,7 +6,8 @@ TwoshotError            every domain error; ``code`` is stable, ``field`` names 
 │   ├── FaceRejected    400 no_face_detected, multiple_faces, face_too_small, no_person_detected
 │   └── UrlRefused      400 url_not_allowed, fetch_failed
 ├── PayloadTooLarge     413 payload_too_large: bytes or pixels over the limit
-├── Unauthorized        401 unauthorized
+├── Unauthorized        401 unauthorized, sign_in_failed
+├── Forbidden           403 csrf_failed, admin_only
 ├── NotFound            404 not_found
 ├── Conflict            409 conflict: e.g. an Idempotency-Key reused with another body
 ├── RateLimited         429 rate_limited, quota_exceeded, queue_full (with retry_after)
@@ -57,6 +58,10 @@ class PayloadTooLarge(TwoshotError):
 
 class Unauthorized(TwoshotError):
     code = "unauthorized"
+
+
+class Forbidden(TwoshotError):
+    code = "forbidden"
 
 
 class NotFound(TwoshotError):

@@ -20,6 +20,7 @@ from twoshot.live import PgListener, TaskEvents, conninfo_from_url
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.service import InputChecks, Intake, NoChecks, Service
+from twoshot.service.accounts import Accounts
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
 from twoshot.worker.loop import Evaluator
@@ -77,6 +78,7 @@ class Runtime:
     service: Service
     metrics: Metrics
     provenance: Provenance
+    accounts: Accounts
     events: TaskEvents = field(default_factory=TaskEvents)
     workers: list[Worker] = field(default_factory=list)
     background: Background = field(default_factory=Background)
@@ -124,7 +126,14 @@ class Runtime:
         store.on_ended(service.tasks_ended)  # however a task ends, its inputs are released
         provenance = Provenance.from_settings(settings)
         metrics = Metrics(store.count_by_status)
-        rt = cls(settings, store, blobs, fetcher, service, metrics, provenance)
+        accounts = Accounts(
+            store,
+            session_ttl=settings.session_ttl,
+            link_ttl=settings.sign_in_link_ttl,
+            failures_per_account=settings.sign_in_failures_per_account,
+            failures_per_address=settings.sign_in_failures_per_address,
+        )
+        rt = cls(settings, store, blobs, fetcher, service, metrics, provenance, accounts)
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
         metrics.waiting_clients.set_function(lambda: rt.events.waiting)
         return rt

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from twoshot import __version__
 from twoshot.api import (
+    account,
+    dashboard,
     errors,
     live,
     ops,
@@ -31,7 +33,9 @@ A self-hosted implementation of the Couple & Person Image API.
 
 Submit with one of the four POST routes (multipart for single images, JSON for batches),
 then poll `GET /api/task-status/{task_id}` until `status` is `completed` and fetch
-`image_url`. Every `/api/…` route needs the `X-Api-Key` header. Errors are
+`image_url`. Every `/api/…` route needs the `X-Api-Key` header, except `/api/account/…`:
+the Developer Dashboard's API (`/dashboard`), which takes the session cookie of a signed-in
+account instead, and the CSRF token in `X-CSRF-Token` on every change. Errors are
 `{"error": {"code", "message", "field"}}`.
 """
 
@@ -59,6 +63,8 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(playground.router)
     app.include_router(workers.router)
+    app.include_router(account.router)
+    app.include_router(dashboard.router)
     # six images at the upload limit, plus the form fields
     app.add_middleware(BodyLimit, max_bytes=6 * rt.settings.max_upload_bytes + (1 << 20))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

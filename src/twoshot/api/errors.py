@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from twoshot.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 STATUS = {
     InvalidInput: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
@@ -37,6 +39,7 @@ STATUS = {
 _HTTP_CODES = {
     400: "invalid_field",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",

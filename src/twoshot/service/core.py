@@ -203,13 +203,16 @@ class Service:
                 retry_after=30,
             )
         now = self._clock()
+        # an admin's per-key limits (dashboard) win over the server's defaults; 0: none
+        per_minute = _first(key.rate_limit_per_minute, self._per_minute)
+        per_day = _first(key.quota_per_day, self._per_day)
         windows: list[tuple[str, float, int, str]] = []  # window, expires_at, limit, what
-        if self._per_minute:
+        if per_minute:
             minute = int(now // 60)
-            windows.append((f"m:{minute}", (minute + 2) * 60.0, self._per_minute, "per minute"))
-        if self._per_day:
+            windows.append((f"m:{minute}", (minute + 2) * 60.0, per_minute, "per minute"))
+        if per_day:
             day = int(now // 86400)
-            windows.append((f"d:{day}", (day + 2) * 86400.0, self._per_day, "per day"))
+            windows.append((f"d:{day}", (day + 2) * 86400.0, per_day, "per day"))
         names = [w[0] for w in windows]
         if windows:
             counts = self.store.count_usage(key.id, [(w[0], w[1]) for w in windows], n)
@@ -542,3 +545,7 @@ class Service:
         for k in orphans:
             self.blobs.delete_input(k)
         return len(expired) + len(orphaned_results), len(orphans)
+
+
+def _first(value: int | None, default: int) -> int:
+    return default if value is None else value

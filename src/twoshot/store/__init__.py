@@ -8,7 +8,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
 
-from twoshot.store.base import Ended, Expired, Heartbeat, Idempotency, Queue, Store
+from twoshot.store.base import (
+    Ended,
+    Expired,
+    Heartbeat,
+    Idempotency,
+    Queue,
+    Store,
+    UsageRow,
+    WorkerSeen,
+)
 from twoshot.store.sql import SqlStore, make_engine
 
 __all__ = [
@@ -19,6 +28,8 @@ __all__ = [
     "Queue",
     "SqlStore",
     "Store",
+    "UsageRow",
+    "WorkerSeen",
     "make_engine",
     "migrate",
     "open_store",

@@ -20,6 +20,20 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+DEFAULT_ACCOUNT = "default"  # owns the keys made without --account (and every older key)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-case
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(255), nullable=True),  # argon2id; none until a link is used
+    Column("is_admin", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("disabled_at", Float, nullable=True),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,
@@ -30,6 +44,13 @@ api_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Column("webhook_secret", String(64), nullable=True),
+    # every key has an account (the migration gave older keys the default one); the column
+    # stays nullable only because SQLite cannot add a NOT NULL reference to a filled table
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=True),
+    Column("rate_limit_per_minute", Integer, nullable=True),  # None: the server's default
+    Column("quota_per_day", Integer, nullable=True),
+    Column("last_used_at", Float, nullable=True),  # its last accepted submission
+    Index("ix_api_keys_account", "account_id"),
 )
 
 batches = Table(
@@ -65,11 +86,12 @@ tasks = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
+    Column("started_at", Float, nullable=True),  # its last claim: queue wait and run time
     Column("webhook_url", Text, nullable=True),
     Column("public_url", String(255), nullable=True),
     Index("ix_tasks_runnable", "status", "engine", "created_at", "id"),
     Index("ix_tasks_lease", "status", "lease_expires_at"),
-    Index("ix_tasks_api_key", "api_key_id"),
+    Index("ix_tasks_key_created", "api_key_id", "created_at"),
     Index("ix_tasks_batch", "batch_id", "batch_index"),
     Index("ix_tasks_finished", "finished_at"),
 )
@@ -126,4 +148,61 @@ worker_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+)
+
+# -- the dashboard ------------------------------------------------------------------------------
+
+sign_in_links = Table(
+    "sign_in_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # the cookie is the secret; only its hash
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_sessions_account", "account_id"),
+    Index("ix_sessions_expires", "expires_at"),
+)
+
+throttles = Table(
+    "throttles",
+    metadata,
+    Column("subject", String(300), primary_key=True),  # e.g. "sign-in:addr:203.0.113.9"
+    Column("window", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_throttles_expires", "expires_at"),
+)
+
+# images per key, day (UTC) and outcome, counted in the transaction that ends each task: they
+# outlive the tasks' deletion and retention, and every replica reads the same numbers
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("api_key_id", String(32), primary_key=True),
+    Column("day", Integer, primary_key=True),  # days since 1970-01-01
+    Column("status", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+# what each worker said last: written by its claims and heartbeats, read by the admin view
+workers = Table(
+    "workers",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("engines", String(255), nullable=False),
+    Column("task_id", String(48), nullable=True),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Index("ix_workers_last_seen", "last_seen"),
 )

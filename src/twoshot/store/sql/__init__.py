@@ -4,7 +4,9 @@
 - ``queue``: the lease queue (claim, heartbeat, finish, release, settling lost tasks);
 - ``tasks``: submission, reading, cancel, delete and retention;
 - ``keys``: API keys, worker tokens, webhook secrets;
-- ``limits``: usage counters and queue depth;
+- ``accounts``: accounts, one-time sign-in links, dashboard sessions;
+- ``limits``: usage counters, throttles and queue depth;
+- ``usage``: the dashboard's reads (usage per day, an account's tasks, workers);
 - ``webhooks``: the delivery rows.
 
 ``SqlStore`` is all of them; the contract suite in ``tests/store`` runs against it on both
@@ -13,11 +15,13 @@ databases.
 
 from __future__ import annotations
 
+from twoshot.store.sql.accounts import AccountStore
 from twoshot.store.sql.base import hash_secret, make_engine
 from twoshot.store.sql.keys import KEY_PREFIX, WORKER_PREFIX, new_webhook_secret
 from twoshot.store.sql.limits import LimitStore
 from twoshot.store.sql.queue import QueueStore
 from twoshot.store.sql.tasks import TaskStore
+from twoshot.store.sql.usage import UsageStore
 from twoshot.store.sql.webhooks import WebhookStore
 
 __all__ = [
@@ -30,5 +34,5 @@ __all__ = [
 ]
 
 
-class SqlStore(QueueStore, TaskStore, LimitStore, WebhookStore):
+class SqlStore(QueueStore, TaskStore, AccountStore, LimitStore, UsageStore, WebhookStore):
     """The whole ``Store``."""

@@ -15,18 +15,31 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, create_engine, event, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from twoshot.domain import ErrorInfo, JobSpec, Task, TaskStatus
 from twoshot.live import CHANNEL
 from twoshot.store.base import Ended
-from twoshot.store.schema import task_inputs, tasks, webhook_deliveries
+from twoshot.store.schema import task_inputs, tasks, usage_daily, webhook_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +80,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def upsert(conn: Connection, table: Table) -> Any:
+    """The dialect's ``INSERT`` with ``ON CONFLICT`` (both speak it)."""
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 class Prepared:
@@ -187,24 +205,23 @@ class SqlBase:
         exactly the tasks this call ended."""
         if not status.is_terminal():
             raise ValueError(f"a task ends in a terminal status, not {status.value}")
-        ids = [
-            r.id
-            for r in conn.execute(
-                tasks.update()
-                .where(where, tasks.c.status.in_(ACTIVE))
-                .values(
-                    status=status.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                    finished_at=now,
-                    **values,
-                )
-                .returning(tasks.c.id)
+        rows = conn.execute(
+            tasks.update()
+            .where(where, tasks.c.status.in_(ACTIVE))
+            .values(
+                status=status.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                finished_at=now,
+                **values,
             )
-        ]
-        if not ids:
+            .returning(tasks.c.id, tasks.c.api_key_id)
+        ).all()
+        if not rows:
             return []
+        ids = [r.id for r in rows]
+        self._count_ended(conn, Counter(r.api_key_id for r in rows), status, now)
         if notify:
             self._enqueue_webhooks(conn, ids, now)
         self._notify(conn, ids)
@@ -217,6 +234,22 @@ class SqlBase:
             inputs[r.task_id].append(r.blob_key)
         ended.extend(Ended(i, tuple(inputs[i])) for i in sorted(ids))
         return ids
+
+    @staticmethod
+    def _count_ended(
+        conn: Connection, per_key: Counter[str], status: TaskStatus, now: float
+    ) -> None:
+        """The dashboard's usage: images per key, day and outcome, in the ending transaction."""
+        day = int(now // 86400)
+        for key_id, n in sorted(per_key.items()):  # one order: no deadlock between writers
+            conn.execute(
+                upsert(conn, usage_daily)
+                .values(api_key_id=key_id, day=day, status=status.value, count=n)
+                .on_conflict_do_update(
+                    index_elements=["api_key_id", "day", "status"],
+                    set_={"count": usage_daily.c.count + n},
+                )
+            )
 
     @staticmethod
     def _notify(conn: Connection, task_ids: Sequence[str]) -> None:

@@ -1,4 +1,4 @@
-"""API keys, worker tokens and each key's webhook signing secret."""
+"""API keys (each of an account), worker tokens and each key's webhook signing secret."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true
 
 from twoshot.domain import ApiKey
-from twoshot.store.schema import api_keys, worker_tokens
+from twoshot.store.schema import DEFAULT_ACCOUNT, accounts, api_keys, worker_tokens
 from twoshot.store.sql.base import SqlBase, dt, hash_secret, ts
 
 KEY_PREFIX = "ts_"
@@ -19,7 +19,12 @@ WORKER_PREFIX = "tsw_"
 
 # on the hot path of every request, built once: building a statement costs more than
 # running it on SQLite
-_KEY_BY_HASH = select(api_keys).where(api_keys.c.key_hash == bindparam("digest"))
+# (a key of a disabled account is refused like a revoked one: the join says so at once)
+_KEY_BY_HASH = (
+    select(api_keys)
+    .join(accounts, accounts.c.id == api_keys.c.account_id)
+    .where(api_keys.c.key_hash == bindparam("digest"), accounts.c.disabled_at.is_(None))
+)
 
 
 def new_webhook_secret() -> str:
@@ -30,13 +35,15 @@ def new_webhook_secret() -> str:
 class KeyStore(SqlBase):
     # -- api keys ---------------------------------------------------------------------------
 
-    def create_key(self, name: str) -> tuple[ApiKey, str]:
+    def create_key(self, name: str, account_id: str = DEFAULT_ACCOUNT) -> tuple[ApiKey, str]:
+        """A new key of the account; (key, secret). Only the secret's hash is kept."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(
             id=uuid.uuid4().hex[:16],
             name=name,
             prefix=secret[:10],
             created_at=dt(self._clock()),  # type: ignore[arg-type]
+            account_id=account_id,
         )
         with self._write() as conn:
             conn.execute(
@@ -47,20 +54,34 @@ class KeyStore(SqlBase):
                     key_hash=hash_secret(secret),
                     created_at=ts(key.created_at),
                     webhook_secret=new_webhook_secret(),
+                    account_id=account_id,
                 )
             )
         return key, secret
 
-    def list_keys(self) -> list[ApiKey]:
+    def list_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        """The keys of one account, or of all (``None``), oldest first."""
         with self._read() as conn:
-            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+            rows = conn.execute(
+                select(api_keys).where(_of(account_id)).order_by(api_keys.c.created_at)
+            ).all()
         return [self._key(r) for r in rows]
 
-    def revoke_key(self, id_or_prefix: str) -> ApiKey | None:
+    def get_key(self, key_id: str, account_id: str | None = None) -> ApiKey | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(api_keys).where(api_keys.c.id == key_id, _of(account_id))
+            ).first()
+        return None if row is None else self._key(row)
+
+    def revoke_key(self, id_or_prefix: str, account_id: str | None = None) -> ApiKey | None:
+        """Revoke by id or shown prefix, within one account when given (another account's
+        key is then unknown); revoking twice keeps the first time."""
         with self._write() as conn:
             row = conn.execute(
                 select(api_keys).where(
-                    or_(api_keys.c.id == id_or_prefix, api_keys.c.prefix == id_or_prefix)
+                    or_(api_keys.c.id == id_or_prefix, api_keys.c.prefix == id_or_prefix),
+                    _of(account_id),
                 )
             ).first()
             if row is None:
@@ -82,6 +103,19 @@ class KeyStore(SqlBase):
             return None
         return self._key(row)
 
+    def set_key_limits(
+        self, key_id: str, rate_limit_per_minute: int | None, quota_per_day: int | None
+    ) -> ApiKey | None:
+        """An admin's per-key limits (``None``: the server's default; 0: no limit)."""
+        with self._write() as conn:
+            row = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id)
+                .values(rate_limit_per_minute=rate_limit_per_minute, quota_per_day=quota_per_day)
+                .returning(*api_keys.c)
+            ).first()
+        return None if row is None else self._key(row)
+
     @staticmethod
     def _key(row: Any) -> ApiKey:
         return ApiKey(
@@ -90,6 +124,10 @@ class KeyStore(SqlBase):
             prefix=row.prefix,
             created_at=dt(row.created_at),  # type: ignore[arg-type]
             revoked_at=dt(row.revoked_at),
+            account_id=row.account_id,
+            rate_limit_per_minute=row.rate_limit_per_minute,
+            quota_per_day=row.quota_per_day,
+            last_used_at=dt(row.last_used_at),
         )
 
     # -- worker tokens ------------------------------------------------------------------------
@@ -139,3 +177,17 @@ class KeyStore(SqlBase):
                 select(api_keys.c.webhook_secret).where(api_keys.c.id == api_key_id)
             ).scalar_one()
         return str(secret)
+
+    def rotate_webhook_secret(self, api_key_id: str) -> str:
+        """A new signing secret for the key; deliveries from now on are signed with it."""
+        secret = new_webhook_secret()
+        with self._write() as conn:
+            conn.execute(
+                api_keys.update().where(api_keys.c.id == api_key_id).values(webhook_secret=secret)
+            )
+        return secret
+
+
+def _of(account_id: str | None) -> ColumnElement[bool]:
+    """Keys of this account, or every key (``None``)."""
+    return true() if account_id is None else and_(api_keys.c.account_id == account_id)

@@ -1,16 +1,15 @@
-"""Per-key usage counters for rate limits and quotas, and the queue's depth."""
+"""Per-key usage counters for rate limits and quotas, throttles (sign-in attempts), and the
+queue's depth."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from twoshot.domain import TaskStatus
-from twoshot.store.schema import tasks, usage_counters
-from twoshot.store.sql.base import SqlBase
+from twoshot.store.schema import tasks, throttles, usage_counters
+from twoshot.store.sql.base import SqlBase, upsert
 
 
 class LimitStore(SqlBase):
@@ -24,22 +23,16 @@ class LimitStore(SqlBase):
         counts = []
         with self._write() as conn:
             for window, expires_at in windows:
-                insert = (
-                    pg_insert(usage_counters)
-                    if conn.dialect.name == "postgresql"
-                    else sqlite_insert(usage_counters)
-                )
-                upsert = (
-                    insert.values(
-                        api_key_id=api_key_id, window=window, count=n, expires_at=expires_at
-                    )
+                statement = (
+                    upsert(conn, usage_counters)
+                    .values(api_key_id=api_key_id, window=window, count=n, expires_at=expires_at)
                     .on_conflict_do_update(
                         index_elements=["api_key_id", "window"],
                         set_={"count": usage_counters.c.count + n},
                     )
                     .returning(usage_counters.c.count)
                 )
-                counts.append(int(conn.execute(upsert).scalar_one()))
+                counts.append(int(conn.execute(statement).scalar_one()))
             conn.execute(delete(usage_counters).where(usage_counters.c.expires_at < self._clock()))
         return counts
 
@@ -54,6 +47,33 @@ class LimitStore(SqlBase):
                 )
                 .values(count=usage_counters.c.count - n)
             )
+
+    def throttle(
+        self, subjects: Sequence[str], window: str, expires_at: float, n: int = 1
+    ) -> list[int]:
+        """Add ``n`` (0: only read) to each subject's counter in ``window``; the counts."""
+        counts = []
+        with self._write() as conn:
+            for subject in subjects:
+                counts.append(
+                    int(
+                        conn.execute(
+                            upsert(conn, throttles)
+                            .values(subject=subject, window=window, count=n, expires_at=expires_at)
+                            .on_conflict_do_update(
+                                index_elements=["subject", "window"],
+                                set_={"count": throttles.c.count + n},
+                            )
+                            .returning(throttles.c.count)
+                        ).scalar_one()
+                    )
+                )
+            conn.execute(delete(throttles).where(throttles.c.expires_at < self._clock()))
+        return counts
+
+    def clear_throttle(self, subject: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(throttles).where(throttles.c.subject == subject))
 
     def queued_count(self) -> int:
         with self._read() as conn:

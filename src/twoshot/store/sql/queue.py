@@ -6,17 +6,25 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, delete, select
 
 from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.store.base import Ended, Heartbeat
-from twoshot.store.schema import tasks
-from twoshot.store.sql.base import SqlBase
+from twoshot.store.schema import tasks, workers
+from twoshot.store.sql.base import SqlBase, upsert
 
 PROCESSING = TaskStatus.PROCESSING.value
 
 
+# how often a worker's row is rewritten when nothing about it changed
+SEEN_EVERY = 10.0
+
+
 class QueueStore(SqlBase):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._seen: dict[str, tuple[float, str | None]] = {}  # owner: last write, task
+
     def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None:
         now = self._clock()
         mine = tasks.c.engine.in_(list(engines))
@@ -40,7 +48,9 @@ class QueueStore(SqlBase):
                 if row is not None:
                     break
             if row is None:
+                self._saw(conn, owner, None, now, engines)
                 return None
+            self._saw(conn, owner, row.id, now, engines)
             claimed = conn.execute(
                 tasks.update()
                 .where(tasks.c.id == row.id)
@@ -51,10 +61,52 @@ class QueueStore(SqlBase):
                     attempts=tasks.c.attempts + 1,
                     progress=0.0,
                     updated_at=now,
+                    started_at=now,
                 )
                 .returning(*tasks.c)
             ).first()
         return self._task(claimed)
+
+    def _saw(
+        self,
+        conn: Connection,
+        owner: str,
+        task_id: str | None,
+        now: float,
+        engines: Sequence[str] | None = None,
+    ) -> None:
+        """Record what the worker does, for the admin view: at once when its task changed,
+        else at most every ``SEEN_EVERY`` seconds (an idle worker claims twice a second).
+        Claims say the engines; heartbeats (``engines=None``) only refresh the row."""
+        last = self._seen.get(owner)
+        if last is not None and last[1] == task_id and now - last[0] < SEEN_EVERY:
+            return
+        self._seen[owner] = (now, task_id)
+        if engines is None:
+            conn.execute(
+                workers.update()
+                .where(workers.c.owner == owner[:200])
+                .values(task_id=task_id, last_seen=now)
+            )
+            return
+        names = ",".join(engines)[:255]
+        conn.execute(
+            upsert(conn, workers)
+            .values(
+                owner=owner[:200],
+                engines=names,
+                task_id=task_id,
+                first_seen=now,
+                last_seen=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["owner"],
+                set_={"engines": names, "task_id": task_id, "last_seen": now},
+            )
+        )
+        if len(self._seen) > 1000:  # forget owners that went away
+            self._seen = {o: v for o, v in self._seen.items() if now - v[0] < 3600}
+            conn.execute(delete(workers).where(workers.c.last_seen < now - 86400))
 
     def _settle_lost(self, conn: Connection, ended: list[Ended], now: float) -> None:
         """Expired leases that may not run again: canceled meanwhile, or out of attempts."""
@@ -93,6 +145,8 @@ class QueueStore(SqlBase):
             ).first()
             if row is not None and progress is not None:
                 self._notify(conn, [task_id])
+            if row is not None:
+                self._saw(conn, owner, task_id, now)
         if row is None:
             return Heartbeat(ours=False, cancel_requested=False)
         return Heartbeat(ours=True, cancel_requested=bool(row.cancel_requested))

@@ -12,18 +12,20 @@ from sqlalchemy.exc import IntegrityError
 from twoshot.domain import ApiKey, Batch, Task, TaskStatus
 from twoshot.errors import Conflict
 from twoshot.store.base import Ended, Expired, Idempotency
-from twoshot.store.schema import api_keys, batches, idempotency, task_inputs, tasks
+from twoshot.store.schema import accounts, api_keys, batches, idempotency, task_inputs, tasks
 from twoshot.store.sql.base import ACTIVE, Prepared, dt, hash_secret, ts
 from twoshot.store.sql.keys import KeyStore
 
-# the one query of every poll: the caller's key and its task, joined
+# the one query of every poll: the caller's key, its account and its task, joined
 _TASK_FOR_SECRET = (
     select(tasks, api_keys.c.key_hash.label("owner_hash"))
     .join(api_keys, api_keys.c.id == tasks.c.api_key_id)
+    .join(accounts, accounts.c.id == api_keys.c.account_id)
     .where(
         tasks.c.id == bindparam("task_id"),
         api_keys.c.key_hash == bindparam("digest"),
         api_keys.c.revoked_at.is_(None),
+        accounts.c.disabled_at.is_(None),
     )
 )
 
@@ -73,6 +75,11 @@ class TaskStore(KeyStore):
                         )
                     )
                 conn.execute(tasks.insert(), [self._task_row(t) for t in tasks_])
+                conn.execute(
+                    api_keys.update()
+                    .where(api_keys.c.id.in_({t.api_key_id for t in tasks_}))
+                    .values(last_used_at=self._clock())
+                )
                 links = [
                     {"task_id": t.id, "blob_key": k} for t in tasks_ for k in t.spec.input_keys()
                 ]
