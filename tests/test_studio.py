@@ -14,7 +14,13 @@ from twoshot.engines import Job
 from twoshot.engines.studio import StudioEngine, cover
 from twoshot.engines.studio.scene import read_prompt, render_background
 from twoshot.images import encode_jpeg
-from twoshot.vision import SAME_PERSON, IdentityEvaluator, detect_faces
+from twoshot.vision import (
+    SAME_PERSON,
+    IdentityEvaluator,
+    detect_faces,
+    find_people,
+    render_skeleton,
+)
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +169,24 @@ def test_couple_placed_as_a_wide_pose_photo_says(engine, evaluator) -> None:  # 
     report = evaluator(job, outcome.image)
     assert_everyone_found(report)
     assert report["placement"]["ok"]
+
+
+def test_couple_placed_where_a_skeleton_pose_says(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+    """An OpenPose-style skeleton as the pose: no faces to swap, so the people are placed at
+    the skeleton's heads; here both stand in the right half of the frame."""
+    two = find_people(side_by_side("obama3", "astronaut"))
+    skeleton = Image.new("RGB", (1024, 1024))
+    skeleton.paste(render_skeleton(two, (560, 560), (768, 768)), (440, 300))
+    images = {"m": load("obama2"), "f": load("astronaut"), "p": skeleton}
+    job = Job(
+        "t", JobSpec(kind="couple", male="m", female="f", pose="p", prompt="park", seed=1), images
+    )
+    [outcome] = engine.generate([job], lambda _f: None)
+    assert outcome.notes["mode"] == "pose"
+    report = evaluator(job, outcome.image)
+    assert_everyone_found(report)
+    assert report["placement"]["ok"]
+    for person, placed in zip(find_people(skeleton), report["persons"], strict=True):
+        eyes = person.keypoints[[2, 5], :2].mean(axis=0)  # type: ignore[index]
+        x0, y0, x1, y1 = placed["box"]
+        assert abs((x0 + x1) / 2 - eyes[0]) < 60 and abs((y0 + y1) / 2 - eyes[1]) < 80

@@ -7,6 +7,7 @@ import io
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import Live
 from tests.photos import blank, load, side_by_side, tiled_faces, tiny_face
@@ -24,6 +25,7 @@ from twoshot.vision import (
     render_skeleton,
     similarity,
 )
+from twoshot.vision.body import read_skeletons
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,25 @@ def test_people_pose_and_skeleton() -> None:
     assert find_people(blank()) == []
 
 
+def test_a_skeleton_image_is_read_back_as_people() -> None:
+    """An OpenPose-style skeleton (ours, as ControlNet tools draw it), even as a JPEG: the same
+    two people, their joints where they were drawn."""
+    two = find_people(side_by_side("astronaut", "obama3"))
+    skeleton = render_skeleton(two, (768, 768))
+    again = find_people(Image.open(io.BytesIO(jpeg(skeleton))).convert("RGB"))
+    assert len(again) == 2
+    for before, after in zip(two, again, strict=True):
+        a, b = before.openpose(), after.openpose()
+        assert a is not None and b is not None
+        both = (a[:, 2] > 0.5) & (b[:, 2] > 0)
+        assert both.sum() >= 10
+        error = np.abs(a[both, :2] - b[both, :2]).max(axis=1)
+        # a dot cut by the frame's edge (a knee, here) reads a few px off its centre
+        assert float(np.median(error)) < 1.5 and float(error.max()) < 6.0
+    assert read_skeletons(np.asarray(load("obama"))) is None  # a photo is not a skeleton
+    assert find_people(blank()) == []  # nor is black
+
+
 def test_person_mask_has_soft_edges() -> None:
     image = load("astronaut")
     mask = person_mask(image)
@@ -128,6 +149,12 @@ def test_evaluator_caches_reference_descriptors() -> None:
 def jpeg(image) -> bytes:  # type: ignore[no-untyped-def]
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def png(image) -> bytes:  # type: ignore[no-untyped-def]
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -190,6 +217,12 @@ def test_dominant_face_is_accepted_and_faceless_pose_is_refused(checked: Live) -
         f"{checked.url}/api/couple_image", headers=checked.headers, files=files, timeout=30
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "no_person_detected"
+    two = find_people(side_by_side("astronaut", "obama3"))
+    files["poseImage"] = ("p.png", png(render_skeleton(two, (768, 768))), "image/png")
+    r = httpx.post(
+        f"{checked.url}/api/couple_image", headers=checked.headers, files=files, timeout=30
+    )
+    assert r.status_code == 200, r.text  # a skeleton is a pose
 
 
 def test_completed_task_shows_quality_for_every_person(checked: Live) -> None:

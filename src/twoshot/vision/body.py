@@ -1,6 +1,9 @@
 """People in pose and control images: 33 body keypoints each, left to right, and an
 OpenPose-style skeleton rendering that engines can condition on.
 
+A pose image may itself be such a skeleton (coloured limbs and joints on black, as
+ControlNet users make them): its joints are read back from their colours.
+
 mediapipe's pose model sees one person per call, so each person is found first (by face,
 or by a pose pass over the whole image with the first person masked for a second pass)
 and the model runs on that person's crop.
@@ -108,11 +111,62 @@ def _box_of(points: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
     )
 
 
+def read_skeletons(rgb: np.ndarray, max_people: int = 2) -> list[Person] | None:
+    """The people of an OpenPose-style skeleton image, or ``None`` if it is not one.
+
+    A skeleton image is mostly black, with each joint a dot of its standard colour (the
+    limbs are drawn darker). Each joint colour's dots are found, one person per neck dot
+    (the largest first), and every other dot goes to the person whose neck is nearest."""
+    h, w = rgb.shape[:2]
+    dark = float(np.mean(rgb.max(axis=2) < 48))
+    if dark < 0.6:
+        return None
+    pixels = rgb.astype(np.int16)
+    dots: list[list[tuple[float, float, int]]] = []  # per joint: (x, y, area)
+    for color in _COLORS:
+        near = (np.abs(pixels - np.array(color, np.int16)).max(axis=2) <= 40).astype(np.uint8)
+        count, _, stats, centroids = cv2.connectedComponentsWithStats(near, connectivity=8)
+        found = [
+            (float(centroids[i][0]), float(centroids[i][1]), int(stats[i, cv2.CC_STAT_AREA]))
+            for i in range(1, count)
+            if stats[i, cv2.CC_STAT_AREA] >= 3
+        ]
+        dots.append(sorted(found, key=lambda d: -d[2]))
+    necks = sorted(dots[1][:max_people], key=lambda d: d[0])
+    if not necks or sum(1 for joint in dots if joint) < 6:  # a few dots are not a skeleton
+        return None
+    neck_xy = np.array([(x, y) for x, y, _ in necks], np.float32)
+    points = np.zeros((len(necks), 18, 3), np.float32)
+    for joint, found in enumerate(dots):
+        taken: set[int] = set()
+        for x, y, _area in found:
+            owner = int(np.argmin(((neck_xy - (x, y)) ** 2).sum(axis=1)))
+            if owner in taken:
+                continue  # a second dot of this joint near the same neck: keep the larger
+            taken.add(owner)
+            points[owner, joint] = (x, y, 1.0)
+    people = []
+    for person in points:
+        keypoints = np.zeros((33, 3), np.float32)
+        for i, j in enumerate(_OPENPOSE):
+            if j >= 0:
+                keypoints[j] = person[i]
+        if person[1, 2] and not (keypoints[11, 2] and keypoints[12, 2]):
+            # a neck without both shoulders: keep it as the shoulders' middle
+            keypoints[11] = keypoints[12] = person[1]
+        people.append(Person(_box_of(person[person[:, 2] > 0], w, h), keypoints))
+    return sorted(people, key=lambda p: p.center_x)
+
+
 def find_people(image: object, max_people: int = 2, models: Models | None = None) -> list[Person]:
-    """Up to ``max_people`` people, left to right."""
+    """Up to ``max_people`` people, left to right: from a skeleton image's joints, else from
+    faces and the pose model."""
     models = models or Models.shared()
     rgb = np.ascontiguousarray(np.asarray(image))
     h, w = rgb.shape[:2]
+    skeletons = read_skeletons(rgb, max_people)
+    if skeletons:
+        return skeletons
     faces = detect_faces(rgb, models)
     if faces:
         # people in the background are not subjects: keep faces near the largest's size
