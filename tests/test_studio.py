@@ -155,12 +155,9 @@ def test_prompt_vocabulary() -> None:
         assert bg.shape == (128, 256, 3) and 5 < bg.mean() < 250
 
 
-def test_couple_placed_as_a_wide_pose_photo_says(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
-    """Faces too small to swap (a wide shot): the people are cut out and placed where the
-    pose photo's people stand, left to right by layout."""
-    wide = Image.new("RGB", (1024, 1024), (120, 120, 120))
-    wide.paste(side_by_side("obama3", "astronaut").resize((420, 420)), (302, 604))
-    images = {"m": load("obama2"), "f": load("astronaut"), "p": wide}
+def placed_by_pose(engine, evaluator, pose: Image.Image) -> dict:  # type: ignore[no-untyped-def]
+    """A couple on this pose image, placed as it says (no swap): both found, in order."""
+    images = {"m": load("obama2"), "f": load("astronaut"), "p": pose}
     job = Job(
         "t", JobSpec(kind="couple", male="m", female="f", pose="p", prompt="park", seed=1), images
     )
@@ -169,6 +166,15 @@ def test_couple_placed_as_a_wide_pose_photo_says(engine, evaluator) -> None:  # 
     report = evaluator(job, outcome.image)
     assert_everyone_found(report)
     assert report["placement"]["ok"]
+    return report
+
+
+def test_couple_placed_as_a_wide_pose_photo_says(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+    """Faces too small to swap (a wide shot): the people are cut out and placed where the
+    pose photo's people stand, left to right by layout."""
+    wide = Image.new("RGB", (1024, 1024), (120, 120, 120))
+    wide.paste(side_by_side("obama3", "astronaut").resize((420, 420)), (302, 604))
+    placed_by_pose(engine, evaluator, wide)
 
 
 def test_couple_placed_where_a_skeleton_pose_says(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
@@ -177,15 +183,7 @@ def test_couple_placed_where_a_skeleton_pose_says(engine, evaluator) -> None:  #
     two = find_people(side_by_side("obama3", "astronaut"))
     skeleton = Image.new("RGB", (1024, 1024))
     skeleton.paste(render_skeleton(two, (560, 560), (768, 768)), (440, 300))
-    images = {"m": load("obama2"), "f": load("astronaut"), "p": skeleton}
-    job = Job(
-        "t", JobSpec(kind="couple", male="m", female="f", pose="p", prompt="park", seed=1), images
-    )
-    [outcome] = engine.generate([job], lambda _f: None)
-    assert outcome.notes["mode"] == "pose"
-    report = evaluator(job, outcome.image)
-    assert_everyone_found(report)
-    assert report["placement"]["ok"]
+    report = placed_by_pose(engine, evaluator, skeleton)
     for person, placed in zip(find_people(skeleton), report["persons"], strict=True):
         eyes = person.keypoints[[2, 5], :2].mean(axis=0)  # type: ignore[index]
         x0, y0, x1, y1 = placed["box"]
