@@ -1,94 +1,33 @@
-"""Regenerate docs/gallery/contact-sheet.png: studio results for every mode and several
-prompts, each labelled with its mode, prompt and identity scores.
+"""Regenerate docs/gallery/contact-sheet.png: studio results for every mode, pose kind and
+several prompts (tests/gallery.py), each labelled with its case and identity scores; each
+picture also at full size with ``--full DIR``.
 
-    python bench/gallery.py
+    python bench/gallery.py [--full /tmp/gallery]
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from common import ROOT
 from PIL import Image, ImageDraw
-from tests.photos import load, side_by_side
+from tests.gallery import CASES, gallery_images
 
-from twoshot.domain import JobSpec
 from twoshot.engines import Job
 from twoshot.engines.studio import StudioEngine
 from twoshot.vision import IdentityEvaluator
 
 TILE = 384
-CASES = [
-    (
-        "couple · beach",
-        JobSpec(
-            kind="couple",
-            male="obama",
-            female="astronaut",
-            prompt="happy couple at the beach",
-            seed=1,
-        ),
-    ),
-    (
-        "couple · park",
-        JobSpec(
-            kind="couple", male="obama2", female="astronaut", prompt="walk in the park", seed=2
-        ),
-    ),
-    (
-        "couple · city night b&w",
-        JobSpec(
-            kind="couple",
-            male="obama",
-            female="astronaut",
-            prompt="city at night, black and white",
-            seed=3,
-        ),
-    ),
-    (
-        "couple · sunset, female_left",
-        JobSpec(
-            kind="couple",
-            male="obama3",
-            female="astronaut",
-            prompt="sunset, warm",
-            layout="female_left",
-            seed=4,
-        ),
-    ),
-    (
-        "couple · snow",
-        JobSpec(kind="couple", male="obama2", female="astronaut", prompt="winter snow", seed=5),
-    ),
-    (
-        "couple · swap onto pose",
-        JobSpec(kind="couple", male="obama2", female="astronaut", pose="pose", seed=6),
-    ),
-    (
-        "person · studio",
-        JobSpec(
-            kind="person",
-            references=["obama", "obama2"],
-            prompt="studio portrait, soft light",
-            seed=7,
-        ),
-    ),
-    (
-        "person · park",
-        JobSpec(
-            kind="person", references=["astronaut"], prompt="outdoor portrait in a park", seed=8
-        ),
-    ),
-    (
-        "person · swap onto control",
-        JobSpec(kind="person", references=["obama"], control="astronaut", seed=9),
-    ),
-]
 
 
 def main() -> None:
-    images = {n: load(n) for n in ("obama", "obama2", "obama3", "astronaut")}
-    images["pose"] = side_by_side("astronaut", "obama3")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--full", type=Path, help="also write each picture, full size, here")
+    args = parser.parse_args()
+    if args.full:
+        args.full.mkdir(parents=True, exist_ok=True)
+    images = gallery_images()
     engine, evaluator = StudioEngine(), IdentityEvaluator()
     cols = 3
     rows = (len(CASES) + cols - 1) // cols
@@ -104,6 +43,8 @@ def main() -> None:
         )
         flags = ",".join(report["flags"]) or "ok"
         x, y = (i % cols) * TILE, (i // cols) * (TILE + 36)
+        if args.full:
+            outcome.image.save(args.full / f"{i + 1}.png")
         sheet.paste(outcome.image.resize((TILE, TILE), Image.Resampling.LANCZOS), (x, y))
         draw.text((x + 6, y + TILE + 3), label, fill=(0, 0, 0))
         draw.text((x + 6, y + TILE + 18), f"distance {scores}  [{flags}]", fill=(90, 90, 90))

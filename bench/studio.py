@@ -1,4 +1,6 @@
-"""Studio engine: median seconds per image on this CPU, models warm, for each mode at 1024².
+"""Studio engine: median seconds per image on this CPU, models warm and the references
+analysed (as in a batch that shares them), for each mode at 1024²; then what analysing one
+reference costs the first time (face, landmarks, mesh, segmentation, matte).
 
 python bench/studio.py [--runs 15]
 """
@@ -9,15 +11,26 @@ import argparse
 import json
 
 from common import median_ms, quick
-from tests.photos import load, side_by_side
+from tests.photos import back_view, load, side_by_side, skeleton_pose
 
 from twoshot.domain import JobSpec
 from twoshot.engines import Job
 from twoshot.engines.studio import StudioEngine
+from twoshot.engines.studio.subjects import Subjects
+from twoshot.vision import Models
 
 CASES = {
     "couple_composite_1024": JobSpec(
         kind="couple", male="obama", female="astronaut", prompt="happy couple at the beach", seed=1
+    ),
+    "couple_composite_beach_at_sunset_1024": JobSpec(
+        kind="couple", male="obama2", female="astronaut", prompt="beach at sunset", seed=1
+    ),
+    "couple_skeleton_pose_1024": JobSpec(
+        kind="couple", male="obama", female="astronaut", pose="skeleton", prompt="park", seed=1
+    ),
+    "couple_back_view_pose_1024": JobSpec(
+        kind="couple", male="obama", female="astronaut", pose="back", prompt="fog", seed=1
     ),
     "couple_swap_1024": JobSpec(
         kind="couple", male="obama2", female="astronaut", pose="pose", seed=1
@@ -35,12 +48,17 @@ def main() -> None:
     args = parser.parse_args()
     images = {n: load(n) for n in ("obama", "obama2", "obama3", "astronaut")}
     images["pose"] = side_by_side("astronaut", "obama3")
+    images["skeleton"], images["back"] = skeleton_pose(), back_view()
     engine = StudioEngine()
     report = {}
     for name, spec in CASES.items():
         job = Job("bench", spec, images)
         med, p90 = median_ms(lambda job=job: engine.generate([job], lambda _f: None), args.runs)
         report[name] = {"median_s": round(med / 1000, 3), "p90_s": round(p90 / 1000, 3)}
+    analyse = Subjects(Models.shared()).analyse  # a reference's cost the first time it is seen
+    for name in ("obama", "astronaut"):
+        med, p90 = median_ms(lambda name=name: analyse(images[name], name), args.runs)
+        report[f"analyse_reference_{name}"] = {"median_s": round(med / 1000, 3)}
     print(json.dumps(report, indent=2))
 
 

@@ -43,3 +43,32 @@ def tiny_face(name: str = "obama") -> Image.Image:
 
 def blank(size: int = 600) -> Image.Image:
     return Image.new("RGB", (size, size), (90, 140, 200))
+
+
+def skeleton_pose(size: int = 1024) -> Image.Image:
+    """Two people as an OpenPose-style skeleton (as ControlNet tools draw one), read from a
+    two-person photo, standing in the right half of a black frame."""
+    from twoshot.vision import find_people, render_skeleton
+
+    two = find_people(side_by_side("obama3", "astronaut"))
+    out = Image.new("RGB", (size, size))
+    side = size * 560 // 1024
+    out.paste(render_skeleton(two, (side, side), (768, 768)), (size - side - size // 16, size // 3))
+    return out
+
+
+def back_view() -> Image.Image:
+    """Two people whose faces are turned away: each face covered by the back of a head (a
+    dark hair-coloured oval), so no face detector or pose model sees a face."""
+    import cv2
+    import numpy as np
+
+    from twoshot.vision import detect_faces
+
+    im = np.asarray(side_by_side("obama3", "astronaut")).copy()
+    for f in detect_faces(im):
+        x0, y0, x1, y1 = f.box
+        centre = ((x0 + x1) // 2, (y0 + y1) // 2 - (y1 - y0) // 8)
+        axes = (int((x1 - x0) * 0.62), int((y1 - y0) * 0.72))
+        cv2.ellipse(im, centre, axes, 0, 0, 360, (52, 40, 32), -1, cv2.LINE_AA)
+    return Image.fromarray(im)

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.photos import load, side_by_side
+from tests.gallery import CASES, gallery_images
+from tests.photos import back_view, load, side_by_side
 from twoshot.domain import JobSpec
 from twoshot.engines import Job
 from twoshot.engines.studio import StudioEngine, cover
 from twoshot.engines.studio.scene import read_prompt, render_background
+from twoshot.engines.studio.swap import head_and_neck
 from twoshot.images import encode_jpeg
 from twoshot.vision import (
     SAME_PERSON,
@@ -99,11 +101,9 @@ def test_couple_swap_keeps_the_pose_photo_away_from_the_faces(engine, evaluator,
     base = cover(images["pose"], (1024, 1024)).astype(int)
     out = np.asarray(image).astype(int)
     changed = np.abs(out - base).sum(axis=2) > 0
-    near_faces = np.zeros_like(changed)
+    near_faces = np.zeros_like(changed)  # each head and neck (its skin takes the new tone)
     for face in detect_faces(base.astype(np.uint8)):
-        x0, y0, x1, y1 = face.box
-        pad = face.width // 2
-        near_faces[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = True
+        near_faces[head_and_neck(face, changed.shape)] = True
     assert changed.any() and not (changed & ~near_faces).any()
     # and the bytes we hand out stay close to the pose photo there too
     decoded = np.asarray(Image.open(io.BytesIO(encode_jpeg(image)))).astype(int)
@@ -145,14 +145,65 @@ def test_results_are_deterministic_for_a_seed(engine, images) -> None:  # type: 
 
 def test_prompt_vocabulary() -> None:
     assert read_prompt("outdoor portrait in a park").background == "park"
-    assert read_prompt("studio portrait, soft lighting").background == "studio"
-    scene = read_prompt("Sunset walk, warm tones")
-    assert (scene.background, scene.grade, scene.words) == ("sunset", "warm", ["sunset", "warm"])
-    assert read_prompt("snowy mountains in black and white").grade == "mono"
+    assert read_prompt("studio portrait, soft lighting").place == "studio"
+    scene = read_prompt("happy couple at the beach at sunset, warm tones")
+    assert (scene.place, scene.time, scene.weather, scene.grade) == (
+        "beach",
+        "golden",
+        "clear",
+        "warm",
+    )
+    assert scene.words == ["beach", "sunset", "warm"]
+    # a time or a weather alone is outdoors; "golden hour" is a time, not a grade
+    scene = read_prompt("golden hour portrait")
+    assert (scene.place, scene.time, scene.grade) == ("field", "golden", None)
+    scene = read_prompt("rainy city street at night, black and white")
+    assert (scene.place, scene.time, scene.weather, scene.grade) == (
+        "city",
+        "night",
+        "rain",
+        "mono",
+    )
+    assert read_prompt("cozy cafe").place == "room"
     assert read_prompt("a quantum flux capacitor").words == []
-    for kind in ("beach", "park", "city", "sunset", "snow", "studio"):
-        bg = render_background(read_prompt(kind), (256, 128), seed=0)
+    report = read_prompt("beach at sunset").report(seed=1)
+    assert report["light"]["kelvin"] < 4000 and report["light"]["from"] in ("left", "right")
+    for prompt in ("beach", "park", "city at night", "sunset", "snow", "studio", "home", "fog"):
+        bg = render_background(read_prompt(prompt), (256, 128), seed=0)
         assert bg.shape == (128, 256, 3) and 5 < bg.mean() < 250
+
+
+def test_scene_light_reaches_the_people(engine, images) -> None:  # type: ignore[no-untyped-def]
+    """The same couple at noon and at sunset: warmer (more red than blue) at sunset, darker
+    at night, on the people themselves, not only behind them."""
+    tone = {}
+    for prompt in ("beach at noon", "beach at sunset", "beach at night"):
+        spec = JobSpec(kind="couple", male="obama", female="astronaut", prompt=prompt, seed=2)
+        image = np.asarray(run(engine, spec, images)[1])
+        boxes = [f.box for f in detect_faces(image)]
+        pixels = np.concatenate([image[y0:y1, x0:x1].reshape(-1, 3) for x0, y0, x1, y1 in boxes])
+        tone[prompt] = pixels.astype(float).mean(axis=0)
+    noon, sunset, night = tone["beach at noon"], tone["beach at sunset"], tone["beach at night"]
+    assert sunset[0] / sunset[2] > noon[0] / noon[2] * 1.1
+    assert night.mean() < noon.mean() * 0.8
+
+
+def test_every_gallery_picture_shows_everyone(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+    """The README gallery: the evaluator finds each person (distance < 0.6) in each."""
+    images = gallery_images()
+    for label, spec in CASES:
+        job, image, notes = run(engine, spec, images)
+        assert notes["mode"] != "composite" or not spec.pose, label
+        assert_everyone_found(evaluator(job, image))
+
+
+def test_couple_placed_as_a_back_view_says(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+    """Two people seen from behind: no faces to swap, no pose the model reads; the couple
+    stands where their heads are."""
+    report = placed_by_pose(engine, evaluator, back_view())
+    for person, (x0, x1) in zip(report["persons"], [(120, 330), (380, 700)], strict=True):
+        cx = (person["box"][0] + person["box"][2]) / 2 * 768 / 1024
+        assert x0 < cx < x1, report
 
 
 def placed_by_pose(engine, evaluator, pose: Image.Image) -> dict:  # type: ignore[no-untyped-def]

@@ -19,13 +19,14 @@ from twoshot.vision.faces import (
     similarity,
 )
 from twoshot.vision.models import Models
-from twoshot.vision.segment import person_mask
+from twoshot.vision.segment import Matte, halo, person_matte, segmentation
 
 __all__ = [
     "SAME_PERSON",
     "Face",
     "Identity",
     "IdentityEvaluator",
+    "Matte",
     "Models",
     "Person",
     "VisionChecks",
@@ -37,8 +38,10 @@ __all__ = [
     "evaluate",
     "face_mesh",
     "find_people",
-    "person_mask",
+    "halo",
+    "person_matte",
     "reference_descriptor",
     "render_skeleton",
+    "segmentation",
     "similarity",
 ]

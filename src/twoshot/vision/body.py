@@ -70,6 +70,7 @@ class Person:
     box: tuple[int, int, int, int]
     keypoints: np.ndarray | None  # 33 × 3: x, y (pixels), visibility
     face: Face | None = None
+    head: tuple[float, float, float] | None = None  # from a silhouette: centre x, top y, width
 
     @property
     def center_x(self) -> float:
@@ -158,9 +159,57 @@ def read_skeletons(rgb: np.ndarray, max_people: int = 2) -> list[Person] | None:
     return sorted(people, key=lambda p: p.center_x)
 
 
+def read_silhouettes(rgb: np.ndarray, max_people: int, models: Models) -> list[Person]:
+    """People without faces or a pose the model can read (seen from behind, in profile, in
+    shadow): found by person segmentation, one per head. A head is a peak of the
+    silhouettes' top outline standing clear of the shoulders on both sides."""
+    from twoshot.vision.segment import segmentation
+
+    h, w = rgb.shape[:2]
+    mask = segmentation(rgb, models) > 0.5
+    if mask.mean() < 0.03:
+        return []
+    filled = mask.any(axis=0)
+    top = np.where(filled, mask.argmax(axis=0), h).astype(np.float32)
+    top = cv2.blur(top[None, :], (max(3, w // 100), 1))[0]
+    people: list[Person] = []
+    taken = np.zeros(w, bool)
+    for _ in range(max_people):
+        free = np.where(taken | ~filled, np.inf, top)
+        x = int(np.argmin(free))
+        if not np.isfinite(free[x]):
+            break
+        y = float(top[x])
+        # the head's width: the run of columns whose top is within a head's reach of the peak
+        reach = 0.06 * h
+        x0 = x
+        while x0 > 0 and filled[x0 - 1] and top[x0 - 1] < y + reach:
+            x0 -= 1
+        x1 = x
+        while x1 < w - 1 and filled[x1 + 1] and top[x1 + 1] < y + reach:
+            x1 += 1
+        width = float(x1 - x0 + 1)
+        body = mask[:, max(0, x0 - int(width)) : x1 + int(width) + 1]
+        rows = np.nonzero(body.any(axis=1))[0]
+        tall = float(rows.max() - y) if len(rows) else 0.0
+        # a head is narrower than what is below it, and the body is a few heads tall
+        if width < 0.02 * w or tall < 2.0 * width or width > 0.45 * w:
+            taken[max(0, x0 - int(width)) : x1 + int(width) + 1] = True
+            continue
+        taken[max(0, x0 - int(width)) : x1 + int(width) + 1] = True
+        box = (
+            max(0, int(x0 - width)),
+            int(y),
+            min(w, int(x1 + width)),
+            min(h, int(y + tall)),
+        )
+        people.append(Person(box, None, None, ((x0 + x1) / 2, y, width)))
+    return sorted(people, key=lambda p: p.center_x)
+
+
 def find_people(image: object, max_people: int = 2, models: Models | None = None) -> list[Person]:
     """Up to ``max_people`` people, left to right: from a skeleton image's joints, else from
-    faces and the pose model."""
+    faces and the pose model, else from silhouettes (people seen from behind)."""
     models = models or Models.shared()
     rgb = np.ascontiguousarray(np.asarray(image))
     h, w = rgb.shape[:2]
@@ -201,6 +250,10 @@ def find_people(image: object, max_people: int = 2, models: Models | None = None
             box = _box_of(points, w, h)
             people.append(Person(box, points))
             work[box[1] : box[3], box[0] : box[2]] = 127
+        if len(people) < max_people:
+            silhouettes = read_silhouettes(rgb, max_people, models)
+            if len(silhouettes) > len(people):
+                people = silhouettes
     people.sort(key=lambda p: p.center_x)
     return people
 

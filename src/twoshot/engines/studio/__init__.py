@@ -21,7 +21,7 @@ from PIL import Image
 
 from twoshot.engines import Job, Outcome, Progress
 from twoshot.engines.studio.composite import Slot, compose, fit_slots, portrait, two_shot
-from twoshot.engines.studio.scene import apply_grade, read_prompt, render_background
+from twoshot.engines.studio.scene import INDOOR, apply_grade, read_prompt, render_background
 from twoshot.engines.studio.subjects import Subject, Subjects
 from twoshot.engines.studio.swap import swap_face
 from twoshot.errors import TwoshotError
@@ -89,9 +89,7 @@ class StudioEngine:
         spec = job.spec
         size = (spec.width, spec.height)
         scene = read_prompt(spec.prompt)
-        notes: dict[str, Any] = {
-            "scene": {"background": scene.background, "grade": scene.grade, "words": scene.words}
-        }
+        notes: dict[str, Any] = {"scene": scene.report(spec.seed)}
         if spec.kind == "couple":
             male = self._subjects.get(spec.male, job.images[spec.male], "male")  # type: ignore[index,arg-type]
             female = self._subjects.get(spec.female, job.images[spec.female], "female")  # type: ignore[index,arg-type]
@@ -111,7 +109,7 @@ class StudioEngine:
             if faces is not None:
                 out = canvas
                 for subject, face in zip(subjects, faces, strict=True):
-                    out, _ = swap_face(out, face, subject)
+                    out = swap_face(out, face, subject)
                 notes["mode"] = "swap"
                 return Outcome(
                     image=Image.fromarray(
@@ -122,12 +120,13 @@ class StudioEngine:
             slots = self._pose_slots(canvas, people)
             if slots is not None:
                 notes["mode"] = "pose"
+                slots = fit_slots(subjects, slots, size)
                 return Outcome(
                     image=self._composite(subjects, slots, scene, spec.seed, size), notes=notes
                 )
             notes["pose_ignored"] = "no usable people found in the pose image"
         notes["mode"] = "composite" if spec.kind == "couple" else "portrait"
-        slots = two_shot(size) if spec.kind == "couple" else [portrait(size)]
+        slots = two_shot(subjects, size) if spec.kind == "couple" else [portrait(subjects[0], size)]
         return Outcome(image=self._composite(subjects, slots, scene, spec.seed, size), notes=notes)
 
     def _composite(
@@ -139,7 +138,7 @@ class StudioEngine:
         size: tuple[int, int],
     ) -> Image.Image:
         background = render_background(scene, size, seed)
-        canvas = compose(background, subjects, fit_slots(subjects, slots, size))
+        canvas = compose(background, subjects, slots, scene.light(seed), scene.place in INDOOR)
         canvas = apply_grade(canvas, scene.grade)
         return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
 
@@ -175,6 +174,9 @@ class StudioEngine:
                 width = float(np.linalg.norm(sl - sr))
                 mid = (sl + sr) / 2
                 slots.append(Slot((float(mid[0]), float(mid[1] - 0.55 * width)), width * 0.3))
+            elif person.head is not None:  # a silhouette's head: eyes ~0.6 widths down
+                cx, top, width = person.head
+                slots.append(Slot((cx, top + 0.6 * width), 0.42 * width))
             elif person.face is not None:
                 cx, cy = person.face.center
                 slots.append(Slot((cx, cy - person.face.height * 0.1), person.face.width * 0.42))

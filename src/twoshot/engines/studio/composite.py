@@ -1,5 +1,6 @@
-"""Cut-out compositing: people cut from their photos, scaled to one head size, placed where
-a pose (or a natural two-shot) puts them, lit like the scene, with a soft contact shadow."""
+"""Cut-out compositing: people matted from their photos, framed at one head size as a
+two-shot (or where a pose puts them), relit by the scene's light, with the shadow they
+cast on what is behind them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from twoshot.engines.studio.scene import Light
 from twoshot.engines.studio.subjects import Subject
+
+HEAD = 3.5  # a head, crown to chin, is about 3.5 eye distances
+ABOVE_EYES = 2.0  # and its crown (with hair) about 2 eye distances above the eyes
+SHOULDERS = 4.5  # eye distances below the eyes
 
 
 @dataclass(frozen=True)
@@ -19,25 +25,54 @@ class Slot:
     eye_distance: float
 
 
-def two_shot(size: tuple[int, int]) -> list[Slot]:
-    w, h = size
-    d = 0.075 * min(w, h) * (w / max(w, h)) ** 0.2
-    return [Slot((0.37 * w, 0.37 * h), d), Slot((0.63 * w, 0.385 * h), d)]
+def _eye_distance(subjects: list[Subject], h: int, heads: float, eye_y: float) -> float:
+    """The largest of: a head ``1/heads`` of the frame, and what makes every body that runs
+    off its photo's bottom also run off the frame's."""
+    d = h / (heads * HEAD)
+    for s in subjects:
+        if not s.body_ends:
+            d = max(d, (h - eye_y) / s.below_eyes)
+    return d
 
 
-def portrait(size: tuple[int, int]) -> Slot:
+def two_shot(subjects: list[Subject], size: tuple[int, int]) -> list[Slot]:
+    """A couple photo: heads about 1/6.5 of the height where the photos show enough body,
+    larger where they are cropped higher (a cut-off torso never ends inside the frame);
+    eyes on the upper third; shoulders touching, the first person slightly in front."""
     w, h = size
-    return Slot((0.5 * w, 0.4 * h), 0.12 * min(w, h))
+    eye_y = 0.4 * h
+    d = _eye_distance(subjects, h, 6.5, eye_y)
+    d = min(d, (eye_y - 0.03 * h) / ABOVE_EYES)  # the crowns stay inside the frame
+    if d > h / (4.2 * HEAD):  # short crops: lower the eyes rather than grow the heads
+        eye_y = 0.47 * h
+        d = min(_eye_distance(subjects, h, 4.2, eye_y), (eye_y - 0.03 * h) / ABOVE_EYES)
+    # side by side, each person's shoulder reaching into the other's by a tenth
+    left = subjects[0].width_at(SHOULDERS)
+    right = subjects[1].width_at(SHOULDERS)
+    inner = left[1] + right[0]
+    gap = max(2.6, 0.8 * inner) * d  # eye to eye: never closer than two faces' width
+    x0 = (w - gap) / 2 + (left[0] - right[1]) * d * 0.5  # the pair centred
+    x0 = float(np.clip(x0, 1.6 * d, w - gap - 1.6 * d))
+    return [Slot((x0, eye_y), d), Slot((x0 + gap, eye_y + 0.12 * d), d)]
+
+
+def portrait(subject: Subject, size: tuple[int, int]) -> Slot:
+    """A single portrait: head about a fifth of the height, eyes on the upper third."""
+    w, h = size
+    eye_y = 0.38 * h
+    d = _eye_distance([subject], h, 5.0, eye_y)
+    d = min(d, (eye_y - 0.04 * h) / ABOVE_EYES)
+    return Slot((0.5 * w, eye_y), d)
 
 
 def fit_slots(subjects: list[Subject], slots: list[Slot], size: tuple[int, int]) -> list[Slot]:
-    """One head size for everyone, grown (up to 1.6×) so no cut-out ends above the bottom edge."""
+    """Pose slots: one head size for everyone, grown (up to 1.6×) so no cut-out ends above the
+    bottom edge."""
     h = size[1]
     scale = 1.0
     for subject, slot in zip(subjects, slots, strict=True):
-        below_eyes = subject.rgb.shape[0] - subject.eye_center[1]
-        if subject.mask[-4:].mean() > 0.02:  # the body runs off the bottom of the photo
-            needed = (h - slot.eye[1]) / (below_eyes * slot.eye_distance / subject.eye_distance)
+        if not subject.body_ends:
+            needed = (h - slot.eye[1]) / (subject.below_eyes * slot.eye_distance)
             scale = max(scale, needed)
     scale = min(scale, 1.6)
     common = float(np.mean([s.eye_distance for s in slots])) * scale
@@ -48,16 +83,18 @@ def _warp(subject: Subject, slot: Slot, size: tuple[int, int]) -> tuple[np.ndarr
     w, h = size
     s = slot.eye_distance / subject.eye_distance
     ex, ey = subject.eye_center
-    # extend the photo's bottom rows so a torso cut by the frame reaches the canvas edge
-    extra = max(0, int((h - (slot.eye[1] + (subject.rgb.shape[0] - ey) * s)) / s) + 2)
-    rgb = np.pad(subject.rgb, ((0, extra), (0, 0), (0, 0)), mode="edge") if extra else subject.rgb
-    mask = np.pad(subject.mask, ((0, extra), (0, 0)), mode="edge") if extra else subject.mask
+    rgb, mask = subject.matte.foreground, subject.mask
+    if not subject.body_ends and subject.matte.bottom == rgb.shape[0] - 1:
+        # a torso cut by the photo's bottom edge reaches the canvas's
+        extra = max(0, int((h - (slot.eye[1] + (rgb.shape[0] - ey) * s)) / s) + 2)
+        if extra:
+            rgb = np.pad(rgb, ((0, extra), (0, 0), (0, 0)), mode="edge")
+            mask = np.pad(mask, ((0, extra), (0, 0)), mode="edge")
     m = np.array([[s, 0, slot.eye[0] - s * ex], [0, s, slot.eye[1] - s * ey]], np.float32)
-    fg = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    alpha = cv2.warpAffine(
-        mask, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
-    return fg.astype(np.float32), alpha
+    flags = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    fg = cv2.warpAffine(rgb, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(mask, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    return fg.astype(np.float32), np.clip(alpha, 0, 1)
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -70,28 +107,39 @@ def blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def harmonise(
-    fg: np.ndarray, alpha: np.ndarray, scene_lab: np.ndarray, strength: float = 0.3
+def relight(
+    fg: np.ndarray, alpha: np.ndarray, light: Light, around: np.ndarray, size: float
 ) -> np.ndarray:
-    """Shift the person's colour and light partway toward the scene's (LAB means)."""
+    """The person lit as the scene is: white balance toward the light's colour, brightness
+    partway to the scene's, shading across the body from the light's side (normals taken
+    from the matte's shape), and a rim of light on the edge that faces it."""
     weight = alpha > 0.5
     if weight.sum() < 100:
         return fg
-    fg_lab = cv2.cvtColor(np.clip(fg, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)
-    shift = (scene_lab - fg_lab[weight].mean(axis=0)) * strength
-    shift[0] *= 0.5  # keep faces readable: move lightness less than colour
-    out = cv2.cvtColor(np.clip(fg_lab + shift, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
-    return out.astype(np.float32)
-
-
-def mean_lab(image: np.ndarray) -> np.ndarray:
-    small = cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA)
-    lab = cv2.cvtColor(np.clip(small, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)
-    return lab.reshape(-1, 3).mean(axis=0).astype(np.float32)
+    lum = fg @ np.array([0.299, 0.587, 0.114], np.float32)
+    gain = float(np.clip((light.level / max(1.0, float(lum[weight].mean()))) ** 0.35, 0.7, 1.3))
+    colour = 1 + (light.color - 1) * 0.45
+    # pull partway toward the colour of what surrounds the person (the scene's bounce light)
+    scene = around.reshape(-1, 3).mean(axis=0) + 1
+    bounce = 1 + (scene / scene.mean() - 1) * 0.12
+    out = fg * (gain * colour * bounce)
+    # pseudo-normals: the matte, blurred at the body's scale, bulges toward the camera
+    # (a blurred step's steepest slope is 0.4/σ: there the normal is ±1)
+    sigma = 0.08 * size
+    smooth = blur(alpha, sigma)
+    nx = -cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8 * sigma / 0.4
+    toward = np.clip(nx * light.side, -1, 1)
+    shade = 1 + light.hardness * 0.25 * toward
+    out = out * shade[..., None]
+    # rim: the matte's inner edge on the light's side, lit in proportion to what is there
+    edge = blur(np.clip((alpha - blur(alpha, 0.012 * size)) * 3, 0, 1), 1.5)
+    rim = edge * np.clip(toward * 1.5, 0, 1) * light.rim
+    out = out * (1 + rim[..., None] * 1.3 * light.color) + rim[..., None] * 25
+    return np.clip(out, 0, 255)
 
 
 def light_wrap(
-    fg: np.ndarray, alpha: np.ndarray, background: np.ndarray, amount: float = 0.35
+    fg: np.ndarray, alpha: np.ndarray, background: np.ndarray, amount: float = 0.3
 ) -> np.ndarray:
     """Let the scene's light spill over the person's edges, as a real lens would."""
     blurred = blur(background, 8)
@@ -100,34 +148,48 @@ def light_wrap(
     return fg * (1 - edge) + blurred * edge
 
 
-def contact_shadow(
-    canvas: np.ndarray, alpha: np.ndarray, reach: float, strength: float = 0.35
+def cast_shadow(
+    canvas: np.ndarray, alpha: np.ndarray, light: Light, reach: float, receiver: np.ndarray
 ) -> np.ndarray:
+    """The person's shadow on what is right behind them (``receiver``: 1 where that is
+    near enough to catch it), thrown away from the light, as soft as the light is."""
     h, w = alpha.shape
-    shift = np.array([[1, 0, 0.6 * reach], [0, 1, reach]], np.float32)
-    shadow = blur(cv2.warpAffine(alpha, shift, (w, h)), reach)
-    return canvas * (1 - strength * shadow[..., None])
+    shift = np.array([[1, 0, -light.side * reach], [0, 1, 0.5 * reach]], np.float32)
+    softness = reach * (2.5 - 1.5 * light.hardness)
+    shadow = blur(cv2.warpAffine(alpha, shift, (w, h)), softness)
+    strength = 0.18 + 0.25 * light.hardness
+    return canvas * (1 - strength * (shadow * receiver)[..., None])
 
 
-def compose(background: np.ndarray, subjects: list[Subject], slots: list[Slot]) -> np.ndarray:
-    """Paint subjects onto the background, the first one last (in front). The work is done
-    in each person's bounding box (plus the shadow's reach), not over the whole canvas."""
+def compose(
+    background: np.ndarray,
+    subjects: list[Subject],
+    slots: list[Slot],
+    light: Light,
+    backdrop_near: bool,
+) -> np.ndarray:
+    """Paint subjects onto the background, the first one last (in front). A person's shadow
+    falls on the person behind, and on the backdrop only when it is near (a studio, a
+    room's wall), never on a far sky. The work is done in each person's bounding box (plus
+    the shadow's reach), not over the whole canvas."""
     h, w = background.shape[:2]
     canvas = background.copy()
-    scene_lab = mean_lab(background)
-    reach = 0.02 * min(w, h)
-    pad = int(4 * reach)
+    people = np.full((h, w), 1.0 if backdrop_near else 0.0, np.float32)
     for subject, slot in reversed(list(zip(subjects, slots, strict=True))):
         fg, alpha = _warp(subject, slot, (w, h))
         ys, xs = np.nonzero(alpha > 0.01)
         if len(xs) == 0:
             continue
+        size = float(xs.max() - xs.min())
+        reach = 0.06 * size
+        pad = int(3 * reach) + 8
         y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
         x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
         box = (slice(y0, y1), slice(x0, x1))
         a, region = alpha[box], canvas[box]
-        person = harmonise(fg[box], a, scene_lab)
+        person = relight(fg[box], a, light, region, size)
         person = light_wrap(person, a, region)
-        region = contact_shadow(region, a, reach)
+        region = cast_shadow(region, a, light, reach, people[box])
         canvas[box] = person * a[..., None] + region * (1 - a[..., None])
+        people[box] = np.maximum(people[box], a)
     return canvas

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from twoshot.errors import FaceRejected
-from twoshot.vision import Face, Models, add_landmarks, detect_faces, face_mesh, person_mask
+from twoshot.vision import Face, Matte, Models, add_landmarks, detect_faces, face_mesh, person_matte
 
 # mediapipe face-mesh indices of the face oval, in order around the face
 FACE_OVAL = [
@@ -58,8 +58,34 @@ FACE_OVAL = [
 class Subject:
     rgb: np.ndarray  # uint8 H×W×3
     face: Face  # the main face, with 5 landmarks
-    mask: np.ndarray  # float32 person mask
+    matte: Matte  # the person cut out: alpha, edge-cleaned colours, where the body ends
     oval: np.ndarray | None  # face outline (36 × 2) from the mesh, when found
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.matte.alpha
+
+    @property
+    def body_ends(self) -> bool:
+        """Whether the whole body is in the photo (it ends before the bottom edge). A body
+        cut by the edge, or by a desk in front of it, must run off the frame's edge."""
+        cut = self.matte.bottom < self.rgb.shape[0] - 1
+        return not cut and self.mask[-4:].mean() < 0.02
+
+    @property
+    def below_eyes(self) -> float:
+        """How far the body reaches below the eyes, in eye distances."""
+        return (self.matte.bottom - self.eye_center[1]) / self.eye_distance
+
+    def width_at(self, eye_distances: float) -> tuple[float, float]:
+        """The person's extent left and right of the eye centre, in eye distances, on the
+        row that many eye distances below the eyes (the shoulders: ~4)."""
+        ex, ey = self.eye_center
+        row = int(min(self.matte.bottom, ey + eye_distances * self.eye_distance))
+        xs = np.nonzero(self.mask[row] > 0.5)[0]
+        if len(xs) == 0:
+            return 2.0, 2.0
+        return (ex - xs.min()) / self.eye_distance, (xs.max() - ex) / self.eye_distance
 
     @property
     def eye_center(self) -> np.ndarray:
@@ -113,18 +139,24 @@ class Subjects:
         self._size = size
         self._lock = threading.Lock()
 
+    def analyse(self, image: Image.Image, role: str) -> Subject:
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        face = main_face(rgb, self._models)
+        if face is None:
+            raise FaceRejected(f"no face found in the {role} reference", code="no_face_detected")
+        return Subject(
+            rgb,
+            face,
+            person_matte(rgb, self._models, face.center),
+            mesh_oval(rgb, face, self._models),
+        )
+
     def get(self, key: str, image: Image.Image, role: str) -> Subject:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
-        face = main_face(rgb, self._models)
-        if face is None:
-            raise FaceRejected(f"no face found in the {role} reference", code="no_face_detected")
-        subject = Subject(
-            rgb, face, person_mask(rgb, self._models), mesh_oval(rgb, face, self._models)
-        )
+        subject = self.analyse(image, role)
         with self._lock:
             self._cache[key] = subject
             while len(self._cache) > self._size:
