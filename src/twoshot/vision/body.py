@@ -192,11 +192,10 @@ def read_silhouettes(rgb: np.ndarray, max_people: int, models: Models) -> list[P
         body = mask[:, max(0, x0 - int(width)) : x1 + int(width) + 1]
         rows = np.nonzero(body.any(axis=1))[0]
         tall = float(rows.max() - y) if len(rows) else 0.0
+        taken[max(0, x0 - int(width)) : x1 + int(width) + 1] = True
         # a head is narrower than what is below it, and the body is a few heads tall
         if width < 0.02 * w or tall < 2.0 * width or width > 0.45 * w:
-            taken[max(0, x0 - int(width)) : x1 + int(width) + 1] = True
             continue
-        taken[max(0, x0 - int(width)) : x1 + int(width) + 1] = True
         box = (
             max(0, int(x0 - width)),
             int(y),

@@ -383,7 +383,7 @@ def _far_and_ground(
     return np.clip(img, 0, 255), depth
 
 
-def _studio(scene: Scene, h: int, w: int, rng: np.random.Generator, side: float) -> np.ndarray:
+def _studio(h: int, w: int, rng: np.random.Generator, side: float) -> np.ndarray:
     base = np.array(rng.choice([(150, 150, 155), (120, 128, 140), (170, 160, 150)]), np.float32)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     cx = w * (0.5 + 0.2 * side)
@@ -447,7 +447,7 @@ def render_background(scene: Scene, size: tuple[int, int], seed: int) -> np.ndar
     light = scene.light(seed)
     sun_x = 0.5 + 0.32 * light.side
     if scene.place == "studio":
-        img = _studio(scene, rh, rw, rng, light.side)
+        img = _studio(rh, rw, rng, light.side)
     else:
         horizon = int(rh * {"beach": 0.5, "city": 0.62, "room": 0.74}.get(scene.place, 0.56))
         sky = _sky(scene, rh, rw, horizon, rng, sun_x)

@@ -52,8 +52,7 @@ def _retone_skin(
     face's own skin colour, weighted by how near, within the head and neck."""
     box = head_and_neck(face, (target.shape[0], target.shape[1]))
     part = cv2.cvtColor(target[box], cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32)
-    skin = lab[region]
+    skin = part[region[box]]  # the face lies inside its head-and-neck box
     mean, std = skin.mean(axis=0), skin.std(axis=0) + 4
     # chroma decides what is skin; lightness varies with shading, so it counts little
     z = (part - mean) / std
