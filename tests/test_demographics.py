@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tests.photos import load, side_by_side
+from tests.photos import load, side_by_side, tiny_face
 from twoshot.vision import (
     CONFIDENT_GENDER,
     Demographics,
@@ -17,6 +17,7 @@ from twoshot.vision import (
     detect_faces,
     estimate,
     estimate_faces,
+    p_man_first,
     weights,
 )
 
@@ -78,6 +79,26 @@ def test_man_and_woman_side_by_side_in_either_order(order: tuple[str, str]) -> N
     assert len(faces) == 2
     got = estimate_faces(rgb, faces)
     assert [d.confident_gender() for d in got] == [KNOWN[n][0] for n in order]
+    man_left = p_man_first(*got)
+    assert man_left > 0.99 if order[0] == "obama2" else man_left < 0.01
+    assert p_man_first(got[1], got[0]) == pytest.approx(1 - man_left)
+
+
+def test_a_couple_is_told_apart_when_one_face_alone_is_unsure() -> None:
+    unsure_woman, man = Demographics(age=30, p_male=0.4), Demographics(age=40, p_male=0.98)
+    assert unsure_woman.confident_gender() is None
+    assert p_man_first(man, unsure_woman) > 0.98
+    assert p_man_first(Demographics(30, 0.5), Demographics(30, 0.5)) == 0.5
+    assert p_man_first(Demographics(30, 1.0), Demographics(30, 1.0)) == 0.5
+
+
+def test_a_small_face_found_by_the_second_detector() -> None:
+    rgb = np.asarray(tiny_face("obama"))
+    (face,) = detect_faces(rgb)
+    assert face.source == "hog" and face.width < 45
+    got = estimate(rgb, face)
+    assert got.confident_gender() == "male"
+    assert 45 - UNDER <= got.age <= 55 + OVER
 
 
 def test_landmarks_already_found_are_reused() -> None:

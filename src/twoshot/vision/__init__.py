@@ -13,6 +13,7 @@ from twoshot.vision.demographics import (
     Gender,
     estimate,
     estimate_faces,
+    p_man_first,
 )
 from twoshot.vision.evaluate import Identity, IdentityEvaluator, evaluate, reference_descriptor
 from twoshot.vision.faces import (
@@ -52,6 +53,7 @@ __all__ = [
     "face_mesh",
     "find_people",
     "halo",
+    "p_man_first",
     "person_matte",
     "reference_descriptor",
     "render_skeleton",
