@@ -37,6 +37,10 @@ from twoshot.vision import (
 )
 
 
+def figure(times: tuple[float, float]) -> dict[str, float]:
+    return {"median": round(times[0], 1), "p90": round(times[1], 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=quick(30, 2))
@@ -104,22 +108,10 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "analyse_reference_1024px_ms": {
-                    "median": round(analyse_ms[0], 1),
-                    "p90": round(analyse_ms[1], 1),
-                },
-                "evaluate_couple_1024_ms": {
-                    "median": round(evaluate_ms[0], 1),
-                    "p90": round(evaluate_ms[1], 1),
-                },
-                "estimate_age_gender_per_face_ms": {
-                    "median": round(estimate_ms[0], 1),
-                    "p90": round(estimate_ms[1], 1),
-                },
-                "estimate_age_gender_couple_2_faces_ms": {
-                    "median": round(estimate_pair_ms[0], 1),
-                    "p90": round(estimate_pair_ms[1], 1),
-                },
+                "analyse_reference_1024px_ms": figure(analyse_ms),
+                "evaluate_couple_1024_ms": figure(evaluate_ms),
+                "estimate_age_gender_per_face_ms": figure(estimate_ms),
+                "estimate_age_gender_couple_2_faces_ms": figure(estimate_pair_ms),
                 "load_age_gender_networks_ms": {"median": round(load_ms[0], 1)},
                 "age_gender_test_photos": photos,
                 "batch_items": len(answer["task_ids"]),
