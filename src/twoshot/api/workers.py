@@ -18,7 +18,7 @@ from twoshot.api.deps import runtime
 from twoshot.blobs import is_result_name, new_result_name
 from twoshot.domain import ErrorInfo, TaskStatus, task_to_wire
 from twoshot.errors import InvalidInput, NotFound, Unauthorized
-from twoshot.runtime import queue_depth
+from twoshot.runtime import queue_depth as pool_depths
 
 router = APIRouter(prefix="/worker", include_in_schema=False)
 
@@ -147,4 +147,4 @@ def queue_depth(request: Request) -> dict:
     reads it, since a pool outside the cluster scales on what it would claim."""
     _token(request)
     rt = runtime(request)
-    return {"engines": queue_depth(rt.store, rt.settings)}
+    return {"engines": pool_depths(rt.store, rt.settings)}
