@@ -20,8 +20,7 @@ RUN python3 -m venv /opt/twoshot
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY pyproject.toml README.md /src/
 COPY src /src/src
-RUN /opt/twoshot/bin/pip install "/src[postgres,s3]" \
- && /opt/twoshot/bin/python -c "import twoshot.cli, cv2, mediapipe, dlib"
+RUN /opt/twoshot/bin/pip install "/src[postgres,s3]"
 
 # ---- CPU: what runs --------------------------------------------------------------------
 FROM ${BASE} AS cpu
@@ -33,6 +32,8 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid twoshot --home-dir /home/twoshot --create-home twoshot \
  && mkdir -p /data /models && chown twoshot:twoshot /data
 COPY --from=cpu-build /opt/twoshot /opt/twoshot
+# every native library the wheels load is here: fail the build, not the first task
+RUN /opt/twoshot/bin/python -c "import twoshot.cli, cv2, mediapipe, dlib, c2pa, psycopg"
 ENV PATH=/opt/twoshot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
@@ -53,8 +54,7 @@ RUN python3 -m venv /opt/twoshot
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY pyproject.toml README.md /src/
 COPY src /src/src
-RUN /opt/twoshot/bin/pip install "/src[postgres,s3,diffusion]" \
- && /opt/twoshot/bin/python -c "import twoshot.cli, torch, diffusers"
+RUN /opt/twoshot/bin/pip install "/src[postgres,s3,diffusion]"
 
 # ---- GPU: what runs --------------------------------------------------------------------
 FROM ${CUDA_BASE} AS gpu
@@ -65,6 +65,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid twoshot --home-dir /home/twoshot --create-home twoshot \
  && mkdir -p /data /models && chown twoshot:twoshot /data
 COPY --from=gpu-build /opt/twoshot /opt/twoshot
+RUN /opt/twoshot/bin/python -c "import twoshot.cli, cv2, mediapipe, dlib, torch, diffusers"
 ENV PATH=/opt/twoshot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \

@@ -174,3 +174,49 @@ def test_the_prometheus_switch() -> None:
     assert not [d for d in docs if d["kind"] == "TriggerAuthentication"]
     monitor = find(docs, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def test_every_command_the_chart_runs_is_a_twoshot_command() -> None:
+    from click.testing import CliRunner
+
+    from twoshot.cli import main
+
+    docs = render("values-gpu.yaml") + render("values-remote.yaml")
+    pods = [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "Job")]
+    commands = {c["args"][0] for pod in pods for c in pod["containers"]}
+    assert commands == {"serve", "worker", "migrate"}
+    for command in commands:
+        assert command in main.commands
+    # and the options they pass exist
+    for pod in pods:
+        for c in pod["containers"]:
+            options = [a for a in c["args"] if a.startswith("--")]
+            usage = CliRunner().invoke(main, [c["args"][0], "--help"]).output
+            assert all(option in usage for option in options), (options, usage)
+
+
+def test_the_images_run_as_a_user_and_hold_no_weights() -> None:
+    """What the Dockerfile promises, read off it (the images themselves are built by hand:
+    docs/deploy.md, "Building the images")."""
+    text = (CHART.parents[2] / "Dockerfile").read_text()
+    stages: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("FROM "):
+            current = line.split(" AS ")[-1].strip()
+            stages[current] = []
+        elif current:
+            stages[current].append(line)
+    assert set(stages) == {"cpu-build", "cpu", "gpu-build", "gpu"}
+    for final in ("cpu", "gpu"):
+        body = "\n".join(stages[final])
+        assert "USER 10001:10001" in body and "TWOSHOT_MODEL_DIR=/models" in body
+        assert f"COPY --from={final}-build /opt/twoshot /opt/twoshot" in body
+        assert "COPY" not in body.replace(f"COPY --from={final}-build", "")  # nothing else
+        assert "import twoshot.cli, cv2, mediapipe, dlib" in body  # its libraries load
+    assert "diffusion" in "\n".join(stages["gpu-build"])
+    assert "diffusion" not in "\n".join(stages["cpu-build"])
+    lines = (CHART.parents[2] / ".dockerignore").read_text().splitlines()
+    ignored = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert ignored[:1] == ["*"]  # only what is let back in: pyproject.toml, README.md, src/
+    assert {"!pyproject.toml", "!README.md", "!src/"} <= set(ignored)
