@@ -28,8 +28,8 @@ FROM ${BASE} AS cpu
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 libgl1 libglib2.0-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 twoshot \
- && useradd --system --uid 10001 --gid twoshot --home-dir /home/twoshot --create-home twoshot \
+ && groupadd --gid 10001 twoshot \
+ && useradd --uid 10001 --gid twoshot --home-dir /home/twoshot --create-home twoshot \
  && mkdir -p /data /models && chown twoshot:twoshot /data
 COPY --from=cpu-build /opt/twoshot /opt/twoshot
 # every native library the wheels load is here: fail the build, not the first task
@@ -61,8 +61,8 @@ FROM ${CUDA_BASE} AS gpu
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 libgl1 libglib2.0-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 twoshot \
- && useradd --system --uid 10001 --gid twoshot --home-dir /home/twoshot --create-home twoshot \
+ && groupadd --gid 10001 twoshot \
+ && useradd --uid 10001 --gid twoshot --home-dir /home/twoshot --create-home twoshot \
  && mkdir -p /data /models && chown twoshot:twoshot /data
 COPY --from=gpu-build /opt/twoshot /opt/twoshot
 RUN /opt/twoshot/bin/python -c "import twoshot.cli, cv2, mediapipe, dlib, torch, diffusers"
