@@ -118,6 +118,38 @@ def test_the_task_in_hand_is_finished_and_nothing_more_is_claimed(
     assert "processed 1 task(s)" in worker.log.read_text()
 
 
+def handed_back(
+    live: Live,
+    tmp_path: Path,
+    task_id: str,
+    drain: float,
+    steps: str,
+    step_seconds: str,
+    args: tuple[str, ...],
+    env: dict[str, str],
+) -> tuple[WorkerProcess, float]:
+    """A worker on a task it cannot finish within ``drain``, sent SIGTERM mid-task: it exits
+    0 and the task is back in the queue, its attempt not counted. The seconds it took."""
+    worker = WorkerProcess(
+        live,
+        tmp_path,
+        *args,
+        TWOSHOT_DRAIN_SECONDS=str(drain),
+        TWOSHOT_TEST_STEPS=steps,
+        TWOSHOT_TEST_STEP_SECONDS=step_seconds,
+        **env,
+    )
+    try:
+        worker.started(task_id)
+        code, took = worker.terminate(timeout=drain + HAND_BACK_SECONDS + 20)
+    finally:
+        worker.kill()
+    assert code == 0, worker.log.read_text()[-3000:]
+    back = get(live, task_id)
+    assert (back.status, back.attempts, back.lease_owner) == (TaskStatus.QUEUED, 0, None)
+    return worker, took
+
+
 @pytest.mark.parametrize("remote", [False, True], ids=["database", "remote"])
 def test_a_task_that_cannot_finish_in_time_is_handed_back_and_run_by_another_worker(
     served: Live, tmp_path: Path, remote: bool
@@ -130,24 +162,9 @@ def test_a_task_that_cannot_finish_in_time_is_handed_back_and_run_by_another_wor
         args = ("--server", served.url)
         extra["TWOSHOT_WORKER_TOKEN"] = token
     drain = 1.0
-    worker = WorkerProcess(
-        served,
-        tmp_path,
-        *args,
-        TWOSHOT_DRAIN_SECONDS=str(drain),
-        TWOSHOT_TEST_STEPS="300",  # 30 s: far past the drain
-        TWOSHOT_TEST_STEP_SECONDS="0.1",
-        **extra,
-    )
-    try:
-        worker.started(task_id)
-        code, took = worker.terminate(timeout=drain + HAND_BACK_SECONDS + 20)
-    finally:
-        worker.kill()
-    assert code == 0, worker.log.read_text()[-3000:]
+    # 300 steps of 0.1 s: far past the drain
+    worker, took = handed_back(served, tmp_path, task_id, drain, "300", "0.1", args, extra)
     assert drain <= took < drain + HAND_BACK_SECONDS, took
-    back = get(served, task_id)
-    assert (back.status, back.attempts, back.lease_owner) == (TaskStatus.QUEUED, 0, None)
     assert "handed back to the queue" in worker.log.read_text()
 
     # another worker takes it and completes it: nothing lost
@@ -168,20 +185,6 @@ def test_an_engine_stuck_in_one_long_step_is_left_and_its_task_handed_back(
     releases the task itself and leaves, still with 0."""
     task_id = submit(served)
     drain = 0.5
-    worker = WorkerProcess(
-        served,
-        tmp_path,
-        TWOSHOT_DRAIN_SECONDS=str(drain),
-        TWOSHOT_TEST_STEPS="1",
-        TWOSHOT_TEST_STEP_SECONDS="120",
-    )
-    try:
-        worker.started(task_id)
-        code, took = worker.terminate(timeout=drain + HAND_BACK_SECONDS + 20)
-    finally:
-        worker.kill()
-    assert code == 0, worker.log.read_text()[-3000:]
+    worker, took = handed_back(served, tmp_path, task_id, drain, "1", "120", (), {})
     assert drain + HAND_BACK_SECONDS <= took < drain + HAND_BACK_SECONDS + 5, took
-    back = get(served, task_id)
-    assert (back.status, back.attempts, back.lease_owner) == (TaskStatus.QUEUED, 0, None)
     assert "handing back and leaving" in worker.log.read_text()
