@@ -19,7 +19,10 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "TWOSHOT_DATA_DIR": str(data_dir),
-            "PYTHONPATH": str(ROOT),
+            # the tests' package, then whatever the test run itself was given (a checkout's src)
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
             "PYTHONUNBUFFERED": "1",
             "HF_HUB_OFFLINE": "1",
         }

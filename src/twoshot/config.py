@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     lease_seconds: float = 60.0
     max_attempts: int = 3
     poll_interval: float = 0.5
+    drain_seconds: float = Field(
+        default=25.0,
+        ge=0,
+        description="on SIGTERM, seconds to finish the task in hand before handing it back",
+    )
 
     # retention
     result_ttl: float = Field(default=24 * 3600.0, description="seconds a result is kept")

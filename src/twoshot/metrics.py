@@ -1,6 +1,9 @@
 """Prometheus metrics of one process, in a registry of its own (no global state).
 
 - ``twoshot_tasks{status}``: tasks in the store by status (read from the store at scrape time)
+- ``twoshot_queue_depth{engine}``: queued plus running tasks per engine (the store's
+  ``queue_depth`` view, at scrape time): what an autoscaler reads where it should not hold
+  database credentials. Every API replica reports the same number: take ``max``, not ``sum``
 - ``twoshot_queue_wait_seconds{engine,kind}``: submission to claim, each claim
 - ``twoshot_task_duration_seconds{engine,kind}``: claim to finish (run time), completed tasks
 - ``twoshot_task_failures_total{engine,code}``: failed tasks by error code
@@ -40,6 +43,21 @@ class _QueueCollector(Collector):
         yield family
 
 
+class _DepthCollector(Collector):
+    def __init__(self, depth: Callable[[], dict[str, int]]):
+        self._depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "twoshot_queue_depth",
+            "Queued plus running tasks per engine (what the worker pools scale on)",
+            labels=["engine"],
+        )
+        for engine, n in sorted(self._depth().items()):
+            family.add_metric([engine], n)
+        yield family
+
+
 class _GpuCollector(Collector):
     """torch's GPU memory, read at scrape time; nothing unless this process already uses
     torch on a GPU (it never imports torch itself)."""
@@ -57,7 +75,11 @@ class _GpuCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, counts: Callable[[], dict[str, int]] | None = None):
+    def __init__(
+        self,
+        counts: Callable[[], dict[str, int]] | None = None,
+        depth: Callable[[], dict[str, int]] | None = None,
+    ):
         self.registry = CollectorRegistry()
         r = self.registry
         self.queue_wait = Histogram(
@@ -111,6 +133,8 @@ class Metrics:
         )
         if counts is not None:
             r.register(_QueueCollector(counts))
+        if depth is not None:
+            r.register(_DepthCollector(depth))
         r.register(_GpuCollector())
 
     def render(self) -> bytes:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from twoshot.blobs import Blobs, LocalBlobs
 from twoshot.config import Settings
@@ -56,6 +57,12 @@ def default_evaluator() -> Evaluator:
     from twoshot.vision.evaluate import IdentityEvaluator
 
     return IdentityEvaluator()
+
+
+def queue_depth(store: Store, settings: Settings) -> dict[str, int]:
+    """Queued plus running tasks per engine; every engine clients may name is there, 0 when
+    it has no work, so an autoscaler reading one finds a number rather than nothing."""
+    return {name: 0 for name in settings.allowed_engines} | store.queue_depth()
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ class Runtime:
         )
         store.on_ended(service.tasks_ended)  # however a task ends, its inputs are released
         provenance = Provenance.from_settings(settings)
-        metrics = Metrics(store.count_by_status)
+        metrics = Metrics(store.count_by_status, partial(queue_depth, store, settings))
         accounts = Accounts(
             store,
             session_ttl=settings.session_ttl,
@@ -233,9 +240,11 @@ class Runtime:
     def threads(self) -> list[threading.Thread]:
         return list(self._threads)
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         """Stop every thread this runtime started and join it: workers finish their task,
-        or after ``timeout`` hand it back to the queue."""
+        or after ``timeout`` (default ``TWOSHOT_DRAIN_SECONDS``) hand it back to the queue."""
+        if timeout is None:
+            timeout = self.settings.drain_seconds
         self._background_stop.set()
         for worker in self.workers:
             worker.stop()

@@ -18,6 +18,7 @@ from twoshot.api.deps import runtime
 from twoshot.blobs import is_result_name, new_result_name
 from twoshot.domain import ErrorInfo, TaskStatus, task_to_wire
 from twoshot.errors import InvalidInput, NotFound, Unauthorized
+from twoshot.runtime import queue_depth as pool_depths
 
 router = APIRouter(prefix="/worker", include_in_schema=False)
 
@@ -137,3 +138,13 @@ def delete_result(request: Request, name: str) -> dict:
     if is_result_name(name):
         runtime(request).blobs.delete_result(name)
     return {"deleted": True}
+
+
+@router.get("/queue-depth")
+def queue_depth(request: Request) -> dict:
+    """Queued plus running tasks per engine (the ``queue_depth`` view), for KEDA's
+    ``metrics-api`` trigger where it should hold no database credentials: a worker token
+    reads it, since a pool outside the cluster scales on what it would claim."""
+    _token(request)
+    rt = runtime(request)
+    return {"engines": pool_depths(rt.store, rt.settings)}

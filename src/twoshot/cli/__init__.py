@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from twoshot.cli import accounts, client, keys, serve, verify, worker
+from twoshot.cli import accounts, client, keys, migrate, serve, verify, worker
 
 
 @click.group()
@@ -25,6 +25,7 @@ for command in (
     client.status,
     keys.keys,
     accounts.accounts,
+    migrate.migrate,
 ):
     main.add_command(command)
 

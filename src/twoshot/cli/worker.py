@@ -30,6 +30,7 @@ def worker(
 ) -> None:
     """Run one worker: against the database, or with --server against a remote twoshot."""
     from twoshot.runtime import Runtime, default_evaluator, remote_worker
+    from twoshot.worker.drain import Drain
 
     settings = load_settings()
     configure_logging(log_level, settings)
@@ -55,11 +56,14 @@ def worker(
 
         start_http_server(metrics_port, addr=metrics_host, registry=w.metrics.registry)
         click.echo(f"metrics on http://{metrics_host}:{metrics_port}/metrics", err=True)
+    # SIGTERM (a scale-down, a rollout) or Ctrl-C: no more claims, the task in hand finished
+    # within TWOSHOT_DRAIN_SECONDS or handed back, exit 0
+    drain = Drain(w, settings.drain_seconds)
+    drain.install()
     try:
         count = w.run(burst=burst)
-    except KeyboardInterrupt:
-        count = w.processed
     finally:
+        drain.finished()
         close()
     click.echo(f"processed {count} task(s)", err=True)
 

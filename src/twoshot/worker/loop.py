@@ -128,6 +128,7 @@ class Worker:
         self.state = WorkerState.NEW
         self._stop = threading.Event()
         self._stop_now = threading.Event()
+        self._current: Task | None = None  # the task in hand, for hand_back
         self.processed = 0
 
     @property
@@ -169,13 +170,30 @@ class Worker:
         task = self._store.claim(self.owner, [self._engine.name], self._lease_seconds)
         if task is None:
             return False
+        if self._stop.is_set():  # told to stop while the claim was on its way: not ours to run
+            self._store.release(task.id, self.owner)
+            return False
         self.state = WorkerState.RUNNING
+        self._current = task
         try:
             self._run(task)
         finally:
+            self._current = None
             self.processed += 1
             self.state = WorkerState.STOPPING if self._stop.is_set() else WorkerState.IDLE
         return True
+
+    def hand_back(self) -> bool:
+        """Release the task in hand from another thread (lease freed, attempt not counted),
+        for a process about to leave while its engine is still inside a step. Whichever
+        of this and the loop's own finish comes first wins; the other finds the lease gone."""
+        task = self._current
+        if task is None:
+            return False
+        released = self._store.release(task.id, self.owner)
+        if released:
+            log.info("task %s handed back to the queue (worker leaving)", task.id)
+        return released
 
     def _run(self, task: Task) -> None:
         lease = _Lease(self._store, task, self.owner, self._lease_seconds, self._metrics)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import Connection, and_, delete, select, text
 
 from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.store.base import Ended, Heartbeat
@@ -201,3 +201,10 @@ class QueueStore(SqlBase):
                 )
             )
         return done.rowcount == 1
+
+    def queue_depth(self) -> dict[str, int]:
+        """Queued plus running tasks per engine, read from the ``queue_depth`` view (migration
+        0010): the number the chart's KEDA trigger reads too, so the gauge cannot disagree."""
+        with self._read() as conn:
+            rows = conn.execute(text("SELECT engine, depth FROM queue_depth")).all()
+        return {engine: int(depth) for engine, depth in rows}
