@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
@@ -208,9 +209,11 @@ def test_couple_placed_as_a_back_view_says(engine, evaluator) -> None:  # type: 
 
 def placed_by_pose(engine, evaluator, pose: Image.Image) -> dict:  # type: ignore[no-untyped-def]
     """A couple on this pose image, placed as it says (no swap): both found, in order."""
-    images = {"m": load("obama2"), "f": load("astronaut"), "p": pose}
+    # inputs are cached by blob key, which is the content's hash: so here too
+    key = hashlib.sha256(pose.tobytes()).hexdigest()
+    images = {"m": load("obama2"), "f": load("astronaut"), key: pose}
     job = Job(
-        "t", JobSpec(kind="couple", male="m", female="f", pose="p", prompt="park", seed=1), images
+        "t", JobSpec(kind="couple", male="m", female="f", pose=key, prompt="park", seed=1), images
     )
     [outcome] = engine.generate([job], lambda _f: None)
     assert outcome.notes["mode"] == "pose"

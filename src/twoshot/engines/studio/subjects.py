@@ -11,7 +11,15 @@ import numpy as np
 from PIL import Image
 
 from twoshot.errors import FaceRejected
-from twoshot.vision import Face, Matte, Models, add_landmarks, detect_faces, face_mesh, person_matte
+from twoshot.vision import (
+    Face,
+    Matte,
+    Models,
+    add_descriptors,
+    detect_faces,
+    face_mesh,
+    person_matte,
+)
 
 # mediapipe face-mesh indices of the face oval, in order around the face
 FACE_OVAL = [
@@ -60,6 +68,10 @@ class Subject:
     face: Face  # the main face, with 5 landmarks
     matte: Matte  # the person cut out: alpha, edge-cleaned colours, where the body ends
     oval: np.ndarray | None  # face outline (36 × 2) from the mesh, when found
+
+    @property
+    def descriptor(self) -> np.ndarray | None:
+        return self.face.descriptor
 
     @property
     def mask(self) -> np.ndarray:
@@ -114,7 +126,7 @@ def main_face(rgb: np.ndarray, models: Models) -> Face | None:
     faces = detect_faces(rgb, models)
     if not faces:
         return None
-    add_landmarks(rgb, faces[:1], models)
+    add_descriptors(rgb, faces[:1], models)  # landmarks, and who it is (for who is who)
     return faces[0]
 
 
