@@ -26,6 +26,7 @@ gallery: install
 bench: install
 	$(PY) bench/api.py
 	$(PY) bench/vision.py
+	$(PY) bench/demographics.py
 	$(PY) bench/studio.py
 	$(PY) bench/provenance.py
 	$(PY) bench/lease_queue.py

@@ -2,7 +2,10 @@
 
 - analyse one 1024-px reference: detect + 5-point landmarks + 128-D descriptor;
 - evaluate one 1024² couple result (detect faces, describe them, Hungarian match);
-- how many analyses a 50-item batch costs when every item uses the same two references.
+- how many analyses a 50-item batch costs when every item uses the same two references;
+- the apparent age and gender estimate: per face once its landmarks are known (as after the
+  analysis), both faces of a couple in one call, loading the two networks (cold), and the
+  estimate of each test photo.
 
     python bench/vision.py [--runs 30]
 """
@@ -17,10 +20,25 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from common import median_ms, quick
 from tests.photos import load, side_by_side
 
-from twoshot.vision import Identity, add_descriptors, detect_faces, evaluate, reference_descriptor
+from twoshot.vision import (
+    Identity,
+    Models,
+    add_descriptors,
+    add_landmarks,
+    detect_faces,
+    estimate,
+    estimate_faces,
+    evaluate,
+    reference_descriptor,
+)
+
+
+def figure(times: tuple[float, float]) -> dict[str, float]:
+    return {"median": round(times[0], 1), "p90": round(times[1], 1)}
 
 
 def main() -> None:
@@ -42,6 +60,27 @@ def main() -> None:
     ]  # type: ignore[arg-type]
     analyse_ms = median_ms(analyse, args.runs)
     evaluate_ms = median_ms(lambda: evaluate(couple, ids), args.runs)
+
+    rgb = np.asarray(reference)
+    face = detect_faces(rgb)[0]
+    add_landmarks(rgb, [face])
+    estimate_ms = median_ms(lambda: estimate(rgb, face), args.runs * 3)
+    pair_rgb = np.asarray(couple)
+    pair = detect_faces(pair_rgb)
+    add_landmarks(pair_rgb, pair)
+    estimate_pair_ms = median_ms(lambda: estimate_faces(pair_rgb, pair), args.runs * 3)
+
+    def load_networks() -> None:
+        fresh = Models()
+        fresh.gender(lambda session: session)
+        fresh.age(lambda session: session)
+
+    load_ms = median_ms(load_networks, quick(5, 1), warmup=0)
+    photos = {}
+    for name in ("obama", "obama2", "obama3", "astronaut"):
+        photo = np.asarray(load(name))
+        seen = estimate(photo, detect_faces(photo)[0])
+        photos[name] = {"age": round(seen.age, 1), "p_male": round(seen.p_male, 3)}
 
     # a batch of 50 items sharing one man and one woman: the references are analysed once each
     from twoshot.config import Settings
@@ -69,14 +108,12 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "analyse_reference_1024px_ms": {
-                    "median": round(analyse_ms[0], 1),
-                    "p90": round(analyse_ms[1], 1),
-                },
-                "evaluate_couple_1024_ms": {
-                    "median": round(evaluate_ms[0], 1),
-                    "p90": round(evaluate_ms[1], 1),
-                },
+                "analyse_reference_1024px_ms": figure(analyse_ms),
+                "evaluate_couple_1024_ms": figure(evaluate_ms),
+                "estimate_age_gender_per_face_ms": figure(estimate_ms),
+                "estimate_age_gender_couple_2_faces_ms": figure(estimate_pair_ms),
+                "load_age_gender_networks_ms": {"median": round(load_ms[0], 1)},
+                "age_gender_test_photos": photos,
                 "batch_items": len(answer["task_ids"]),
                 "batch_reference_analyses": analysed,
             },
