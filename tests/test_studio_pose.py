@@ -15,6 +15,7 @@ from twoshot.engines.studio import StudioEngine
 from twoshot.vision import SAME_PERSON, IdentityEvaluator, Models
 from twoshot.vision import poses as poses_module
 from twoshot.vision.poses import PoseReader
+from twoshot.vision.who import who_is_who
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_each_reference_goes_on_its_own_person(engine, evaluator, left, right) -
     assert notes["mode"] == "swap", notes
     expected = ["female", "male"] if left == "astronaut" else ["male", "female"]
     assert notes["assignment"]["order"] == expected
-    assert notes["assignment"]["by"] in ("gender", "descriptor")
+    assert notes["assignment"]["by"] == "gender"
     assert faces_left_to_right(report) == expected
     assert report["placement"] == {"expected": expected, "ok": True}
     for i, person in enumerate(notes["people"]):
@@ -105,3 +106,26 @@ def test_pose_images_are_read_once(monkeypatch) -> None:  # type: ignore[no-unty
     assert len(first.people) == 2 and first.whole and first.frame.shape == (512, 512, 3)
     reader.get("k", pose, (768, 512), 2)
     assert len(calls) == 2
+
+
+def test_descriptor_distance_decides_when_no_gender_estimate_does() -> None:
+    """Without (or with unsure) gender estimates, the references go where their faces'
+    descriptors are nearest; with no faces at all, the man stands left."""
+    reader = PoseReader(Models.shared())
+    man, woman = (
+        reader.get(n, load(n), (512, 512), 1).people[0].face.descriptor  # type: ignore[union-attr]
+        for n in ("obama", "astronaut")
+    )
+    for left, right, slots in (("astronaut", "obama3", (1, 0)), ("obama3", "astronaut", (0, 1))):
+        read = reader.get(left + right, side_by_side(left, right), (512, 512), 2)
+        assert [e.gender for e in read.estimates if e] == [
+            "female" if left == "astronaut" else "male",
+            "male" if left == "astronaut" else "female",
+        ]
+        assert who_is_who(None, [man, woman], read.descriptors).slots == slots
+        assert who_is_who(None, [man, woman], read.descriptors, [None, None]).method == (
+            "descriptor"
+        )
+    unknown = who_is_who(None, [man, woman], [None, None])
+    assert (unknown.slots, unknown.method) == ((0, 1), "default")
+    assert who_is_who("female_left", [man, woman], [man, woman]).slots == (1, 0)

@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 
 from twoshot.vision.faces import SAME_PERSON, add_descriptors, detect_faces, distance, similarity
 from twoshot.vision.models import Models
-from twoshot.vision.poses import GenderEstimate, PoseReader
+from twoshot.vision.poses import PoseReader
 from twoshot.vision.who import who_is_who
 
 
@@ -114,13 +114,12 @@ class IdentityEvaluator:
         self,
         models: Models | None = None,
         cache_size: int = 256,
-        estimate: GenderEstimate | None = None,
     ):
         self._models = models or Models.shared()
         self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
-        self._poses = PoseReader(self._models, estimate)
+        self._poses = PoseReader(self._models)
 
     def descriptor(self, key: str, image: object) -> np.ndarray | None:
         with self._lock:
@@ -154,5 +153,5 @@ class IdentityEvaluator:
             if len(read.people) == 2:
                 # who should stand where, decided as the engine is told to (vision.who)
                 refs: list[np.ndarray | None] = [i.descriptor for i in identities]
-                order = who_is_who(spec.layout, refs, read.descriptors, read.male_probability).order
+                order = who_is_who(spec.layout, refs, read.descriptors, read.estimates).order
         return evaluate(output, identities, expected_order=order, models=self._models)

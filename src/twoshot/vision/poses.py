@@ -1,7 +1,7 @@
-"""A pose (or control) image read once: its people, their faces, who they are likely to be,
-framed for an output size. Cached by blob key (content-addressed) and size, as references
-are, so a batch that shares one pose image pays for reading it once: finding people in a
-skeleton or a back view costs about a second, a cache hit nothing.
+"""A pose (or control) image read once: its people, their faces (descriptors, apparent age
+and gender), framed for an output size. Cached by blob key (content-addressed) and size,
+as references are, so a batch that shares one pose image pays for reading it once: finding
+people in a skeleton or a back view costs about a second, a cache hit nothing.
 
 The frame is the pose image scaled to cover the output size and cropped around its people
 (not around the image's centre, which cut one of two side-by-side portraits in half). When
@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
 
 from twoshot.vision.body import Person, find_people
+from twoshot.vision.demographics import Demographics, estimate_faces
 from twoshot.vision.faces import Face, add_descriptors
 from twoshot.vision.models import Models
-
-# P(male) of a face in a photo, or None when there is no estimate
-GenderEstimate = Callable[[np.ndarray, Face], "float | None"]
 
 
 @dataclass
@@ -32,7 +29,7 @@ class PoseRead:
     frame: np.ndarray  # uint8 h×w×3: the pose image as the output's canvas
     people: list[Person]  # left to right, in frame coordinates (they may reach outside it)
     whole: bool  # every person's head lies inside the frame
-    male_probability: list[float | None]  # per person, from a gender estimate
+    estimates: list[Demographics | None]  # per person with a face: apparent age and gender
 
     @property
     def descriptors(self) -> list[np.ndarray | None]:
@@ -82,7 +79,6 @@ def read_pose(
     size: tuple[int, int],
     people: int,
     models: Models,
-    estimate: GenderEstimate | None = None,
 ) -> PoseRead:
     w, h = size
     scale = max(w / image.width, h / image.height)
@@ -110,19 +106,16 @@ def read_pose(
         x, y, whole = (fw - w) // 2, int(np.clip(0.4 * fh - 0.4 * h, 0, fh - h)), False
     frame = np.ascontiguousarray(full[y : y + h, x : x + w])
     moved = [_shift(p, -x, -y) for p in found]
-    guesses: list[float | None] = [
-        estimate(full, p.face) if estimate is not None and p.face is not None else None
-        for p in found
-    ]
-    return PoseRead(frame, moved, whole, guesses)
+    read = iter(estimate_faces(full, faces, models))
+    estimates = [next(read) if p.face is not None else None for p in found]
+    return PoseRead(frame, moved, whole, estimates)
 
 
 class PoseReader:
     """LRU of read pose images, by blob key and output size."""
 
-    def __init__(self, models: Models, estimate: GenderEstimate | None = None, size: int = 32):
+    def __init__(self, models: Models, size: int = 32):
         self._models = models
-        self._estimate = estimate
         self._cache: OrderedDict[tuple[str, int, int, int], PoseRead] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
@@ -133,7 +126,7 @@ class PoseReader:
             if k in self._cache:
                 self._cache.move_to_end(k)
                 return self._cache[k]
-        read = read_pose(image, size, people, self._models, self._estimate)
+        read = read_pose(image, size, people, self._models)
         with self._lock:
             self._cache[k] = read
             while len(self._cache) > self._size:

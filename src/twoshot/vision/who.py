@@ -6,8 +6,8 @@ whatever the photo showed. The order of evidence, strongest first:
 
 1. ``layout`` given explicitly: the caller knows (and it is the only way for a couple of
    the same gender);
-2. a confident gender estimate of each pose face, the two estimates disagreeing (the
-   ``estimate`` callable; see ``vision.demographics`` where it is built);
+2. the gender estimate of both pose faces (``vision.demographics``), weighed together as a
+   man-and-woman pair (``p_man_first``) and taken when that is sure either way;
 3. the assignment that minimises the face-descriptor distance between the references and
    the pose's people (Hungarian algorithm), when it beats the other assignment by a margin
    (dlib's descriptors carry gender and likeness, so the man's reference lies nearer the man
@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from twoshot.vision.demographics import Demographics, p_man_first
 from twoshot.vision.faces import Face, distance
 
 ROLES = ("male", "female")
-CONFIDENT = 0.25  # |P(male) − 0.5| above which a gender estimate counts
+SURE = 0.9  # P(the man is on the left), or its complement, above which the estimate decides
 MARGIN = 0.03  # descriptor distance by which the best assignment must beat the other
 FRONTAL = 0.35  # nose offset from the eyes' middle, in eye distances, a swap still takes
 
@@ -60,20 +61,21 @@ def who_is_who(
     layout: str | None,
     references: list[np.ndarray | None],
     people: list[np.ndarray | None],
-    male_probability: list[float | None] | None = None,
+    estimates: list[Demographics | None] | None = None,
 ) -> Assignment:
     """Which of two pose people (left to right) the male and the female reference take.
 
     ``references``: the man's and the woman's descriptors; ``people``: each pose person's
-    face descriptor (``None`` where no face was seen); ``male_probability``: each pose
-    person's estimated P(male), ``None`` where there is no estimate."""
+    face descriptor (``None`` where no face was seen); ``estimates``: each pose person's
+    apparent age and gender, ``None`` where there is no face."""
     if layout is not None:
         return by_layout(layout)
-    if male_probability is not None and all(p is not None for p in male_probability[:2]):
-        p = [float(x) for x in male_probability[:2]]  # type: ignore[arg-type]
-        sure = all(abs(x - 0.5) > CONFIDENT for x in p)
-        if sure and (p[0] > 0.5) != (p[1] > 0.5):
-            return Assignment((0, 1) if p[0] > p[1] else (1, 0), "gender")
+    if estimates is not None and len(estimates) >= 2:
+        first, second = estimates[0], estimates[1]
+        if first is not None and second is not None:
+            p = p_man_first(first, second)
+            if max(p, 1 - p) >= SURE:
+                return Assignment((0, 1) if p > 0.5 else (1, 0), "gender")
     if len(people) >= 2 and all(d is not None for d in [*references, *people[:2]]):
         cost = np.array([[distance(r, q) for q in people[:2]] for r in references])  # type: ignore[arg-type]
         rows, cols = linear_sum_assignment(cost)

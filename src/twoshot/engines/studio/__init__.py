@@ -104,7 +104,7 @@ class StudioEngine:
                 spec.layout,
                 [male.descriptor, female.descriptor],
                 read.descriptors if read else [],
-                read.male_probability if read else None,
+                read.estimates if read else None,
             )
             notes["assignment"] = assignment.report()
             pairs = sorted(pairs, key=lambda p: assignment.slots[ROLES.index(p[0])])
