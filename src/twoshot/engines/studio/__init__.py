@@ -27,8 +27,16 @@ from PIL import Image
 
 from twoshot.engines import Job, Outcome, Progress
 from twoshot.engines.studio.composite import Slot, compose, fit_slots, portrait, two_shot
+from twoshot.engines.studio.photos import ScenePacks, ScenePhoto
 from twoshot.engines.studio.posed import pose_slots, swap_targets
-from twoshot.engines.studio.scene import INDOOR, apply_grade, read_prompt, render_background
+from twoshot.engines.studio.scene import (
+    INDOOR,
+    Light,
+    Scene,
+    apply_grade,
+    read_prompt,
+    render_background,
+)
 from twoshot.engines.studio.subjects import Subject, Subjects
 from twoshot.engines.studio.swap import swap_face
 from twoshot.errors import TwoshotError
@@ -64,6 +72,9 @@ class StudioEngine:
         self._models = models or Models.shared()
         self._subjects = Subjects(self._models)
         self._poses = PoseReader(self._models)
+        self._scenes = ScenePacks(
+            getattr(settings, "scenes", None), getattr(settings, "default_scenes", True)
+        )
 
     @staticmethod
     def source_type(notes: dict[str, Any]) -> str:
@@ -98,6 +109,13 @@ class StudioEngine:
             pairs = [("person", candidates[best])]
             key, people = spec.control, 1
         target = job.image(key)
+        photo = self._scenes.pick(scene, spec.prompt, spec.seed)
+        if photo is not None:
+            notes["scene"].update(photo.report())
+            if photo.couple and key is None and people == 2:  # a template: its couple, swapped
+                key, target = photo.key, photo.open()
+            elif photo.couple:
+                photo = None  # a template's people would stand behind ours: procedural
         read = self._poses.get(key, target, size, people) if key and target else None
         if people == 2:
             assignment = who_is_who(
@@ -126,28 +144,54 @@ class StudioEngine:
             if slots is not None:
                 notes.update(mode="pose", why=f"placed as the pose image says: {why}")
                 slots = fit_slots(subjects, slots, size)
-                return self._composite(subjects, roles, slots, scene, spec.seed, size, notes)
+                backdrop = self._backdrop(
+                    scene, None if photo and photo.couple else photo, spec.seed, size, notes
+                )
+                return self._composite(subjects, roles, slots, backdrop, scene.grade, notes)
             notes["pose_ignored"] = "no usable people found in the pose image"
         notes["mode"] = "composite" if spec.kind == "couple" else "portrait"
         notes["why"] = "no pose image" if key is None else notes["pose_ignored"]
         slots = two_shot(subjects, size) if spec.kind == "couple" else [portrait(subjects[0], size)]
-        return self._composite(subjects, roles, slots, scene, spec.seed, size, notes)
+        backdrop = self._backdrop(
+            scene, None if photo and photo.couple else photo, spec.seed, size, notes
+        )
+        return self._composite(subjects, roles, slots, backdrop, scene.grade, notes)
+
+    def _backdrop(
+        self,
+        scene: Scene,
+        photo: ScenePhoto | None,
+        seed: int,
+        size: tuple[int, int],
+        notes: dict[str, Any],
+    ) -> tuple[np.ndarray, Light, bool]:
+        """What the people stand in front of: a scene-pack photo with its light (read from
+        it or its tags), or the procedural scene. Says which in ``quality.scene``."""
+        if photo is None:
+            notes["scene"].pop("photo", None)
+            return render_background(scene, size, seed), scene.light(seed), scene.place in INDOOR
+        background, light, horizon = self._scenes.backdrop(photo, size)
+        notes["scene"]["light"] = {
+            "from": "left" if light.side < 0 else "right",
+            "kelvin": light.kelvin,
+            "hardness": round(light.hardness, 2),
+        }
+        notes["scene"]["horizon"] = round(horizon, 3)
+        return background, light, False
 
     def _composite(
         self,
         subjects: list[Subject],
         roles: list[str],
         slots: list[Slot],
-        scene: Any,
-        seed: int,
-        size: tuple[int, int],
+        backdrop: tuple[np.ndarray, Light, bool],
+        grade: str | None,
         notes: dict[str, Any],
     ) -> Outcome:
-        background = render_background(scene, size, seed)
-        canvas, boxes = compose(
-            background, subjects, slots, scene.light(seed), scene.place in INDOOR
-        )
-        canvas = apply_grade(canvas, scene.grade)
+        background, light, near = backdrop
+        size = (background.shape[1], background.shape[0])
+        canvas, boxes = compose(background, subjects, slots, light, near)
+        canvas = apply_grade(canvas, grade)
         posed = notes["mode"] == "pose"
         notes["people"] = [
             {"role": r, "box": box, "face": _face_box(slot, size)}
