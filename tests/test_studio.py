@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.gallery import CASES, gallery_images
+from tests.gallery import CASES, gallery_engine, gallery_images
 from tests.photos import back_view, load, side_by_side
 from twoshot.domain import JobSpec
 from twoshot.engines import Job
@@ -189,9 +189,9 @@ def test_scene_light_reaches_the_people(engine, images) -> None:  # type: ignore
     assert night.mean() < noon.mean() * 0.8
 
 
-def test_every_gallery_picture_shows_everyone(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+def test_every_gallery_picture_shows_everyone(evaluator, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The README gallery: the evaluator finds each person (distance < 0.6) in each."""
-    images = gallery_images()
+    images, engine = gallery_images(), gallery_engine(tmp_path)
     for label, spec in CASES:
         job, image, notes = run(engine, spec, images)
         assert notes["mode"] != "composite" or not spec.pose, label

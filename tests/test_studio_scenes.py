@@ -59,6 +59,7 @@ def test_prompt_words_pick_the_photo(pack: Path) -> None:
     packs = ScenePacks(pack)
     pick = lambda prompt: packs.pick(read_prompt(prompt), prompt, 1)  # noqa: E731
     assert pick("picnic in the park").name == "park-couple"  # type: ignore[union-attr]
+    assert pick("walk in the park") is None  # a template only when one of its tags is named
     assert pick("city at night").name == "street"  # type: ignore[union-attr]
     assert pick("meadow at sunset").name == "meadow-sunset"  # type: ignore[union-attr]
     assert pick("city street at noon") is None  # a day prompt never gets a night photo

@@ -10,7 +10,7 @@ A pack is a folder of photos, each with a sidecar ``<name>.json`` of tags and li
 ``places``, ``times`` and ``weathers`` use the names of ``scene.py``'s vocabulary. ``horizon``
 (a fraction of the height) and ``light`` are optional: what is missing is read from the photo.
 A photo with ``"couple": true`` is a template: it already holds a couple, whose faces are
-swapped (who is who as ``vision.who`` says). Operators point ``TWOSHOT_SCENES`` at their own
+swapped (who is who as ``vision.who`` says); a prompt must name one of its tags. Operators point ``TWOSHOT_SCENES`` at their own
 folder; twoshot ships a small default pack (CC0 photos only, see its ``ATTRIBUTION.md``).
 A prompt no photo fits keeps the procedural scene.
 """
@@ -102,7 +102,8 @@ def load_pack(folder: Path) -> list[ScenePhoto]:
 def pick(scene: Scene, prompt: str, photos: list[ScenePhoto], seed: int) -> ScenePhoto | None:
     """The photo that fits the prompt best, or None. A photo must be of the prompt's place,
     and of its time and weather where the prompt names them (a night prompt never gets a
-    day photo); its own tags named in the prompt count too. Ties go by the seed."""
+    day photo); its own tags named in the prompt count too. A template (a photo holding a
+    couple) must also be named by one of its tags. Ties go by the seed."""
     text = prompt.lower()
     if not scene.words:
         return None  # nothing asked for: the procedural default (a studio)
@@ -115,8 +116,10 @@ def pick(scene: Scene, prompt: str, photos: list[ScenePhoto], seed: int) -> Scen
             continue
         if scene.weather not in photo.weathers:
             continue
-        score = 4.0 + sum(1.0 for t in photo.tags if t in text or t in named)
-        best.append((score, photo))
+        named_tags = sum(1.0 for t in photo.tags if t in text or t in named)
+        if photo.couple and not named_tags:
+            continue  # a template replaces the people's bodies: only when asked for by name
+        best.append((4.0 + named_tags, photo))
     if not best:
         return None
     top = max(s for s, _ in best)
