@@ -10,8 +10,9 @@ A pack is a folder of photos, each with a sidecar ``<name>.json`` of tags and li
 ``places``, ``times`` and ``weathers`` use the names of ``scene.py``'s vocabulary. ``horizon``
 (a fraction of the height) and ``light`` are optional: what is missing is read from the photo.
 A photo with ``"couple": true`` is a template: it already holds a couple, whose faces are
-swapped (who is who as ``vision.who`` says); a prompt must name one of its tags. Operators point ``TWOSHOT_SCENES`` at their own
-folder; twoshot ships a small default pack (CC0 photos only, see its ``ATTRIBUTION.md``).
+swapped (who is who as ``vision.who`` says); a prompt must name one of its tags. Operators
+point ``TWOSHOT_SCENES`` at their own folder; twoshot ships a small default pack (CC0
+photos only, see its ``ATTRIBUTION.md``).
 A prompt no photo fits keeps the procedural scene.
 """
 
