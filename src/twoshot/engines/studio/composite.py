@@ -121,7 +121,12 @@ def _soft_end(mask: np.ndarray, end: int, rows: int) -> np.ndarray:
     return mask
 
 
-def _warp(subject: Subject, slot: Slot, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _warp(
+    subject: Subject, slot: Slot, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The subject's cut-out scaled and moved to ``slot``: its colours and alpha over the
+    part of the canvas it covers (not the whole canvas: warping and searching 1024² for a
+    person a third that size was most of a composite's time), and that part's top left."""
     w, h = size
     s = slot.eye_distance / subject.eye_distance
     ex, ey = subject.eye_center
@@ -131,11 +136,18 @@ def _warp(subject: Subject, slot: Slot, size: tuple[int, int]) -> tuple[np.ndarr
         # the cut lands inside the frame: never repeat edge rows (they smear into
         # streaks); the body fades out instead
         mask = _soft_end(mask, end, int(1.2 * subject.eye_distance))
-    m = np.array([[s, 0, slot.eye[0] - s * ex], [0, s, slot.eye[1] - s * ey]], np.float32)
+    tx, ty = slot.eye[0] - s * ex, slot.eye[1] - s * ey
+    sx0, sy0, sx1, sy1 = subject.extent
+    x0, y0 = max(0, int(np.floor(sx0 * s + tx)) - 2), max(0, int(np.floor(sy0 * s + ty)) - 2)
+    x1, y1 = min(w, int(np.ceil(sx1 * s + tx)) + 3), min(h, int(np.ceil(sy1 * s + ty)) + 3)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32), (0, 0)
+    m = np.array([[s, 0, tx - x0], [0, s, ty - y0]], np.float32)
     flags = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    fg = cv2.warpAffine(rgb, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    alpha = cv2.warpAffine(mask, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    return fg.astype(np.float32), np.clip(alpha, 0, 1)
+    out = (x1 - x0, y1 - y0)
+    fg = cv2.warpAffine(rgb, m, out, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(mask, m, out, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    return fg.astype(np.float32), np.clip(alpha, 0, 1), (x0, y0)
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -219,25 +231,36 @@ def compose(
     people = np.full((h, w), 1.0 if backdrop_near else 0.0, np.float32)
     boxes: list[list[int]] = []
     for subject, slot in reversed(list(zip(subjects, slots, strict=True))):
-        fg, alpha = _warp(subject, slot, (w, h))
-        ys, xs = np.nonzero(alpha > 0.01)
+        fg_part, alpha_part, (ox, oy) = _warp(subject, slot, (w, h))
+        ys, xs = np.nonzero(alpha_part > 0.01)
         if len(xs) == 0:
             boxes.insert(0, [])
             continue
-        seen = np.nonzero(alpha > 0.5)
+        seen = np.nonzero(alpha_part > 0.5)
         if len(seen[0]) == 0:
             seen = (ys, xs)
         boxes.insert(
-            0, [int(seen[1].min()), int(seen[0].min()), int(seen[1].max()), int(seen[0].max())]
+            0,
+            [
+                int(ox + seen[1].min()),
+                int(oy + seen[0].min()),
+                int(ox + seen[1].max()),
+                int(oy + seen[0].max()),
+            ],
         )
         size = float(xs.max() - xs.min())
         reach = 0.06 * size
         pad = int(3 * reach) + 8
-        y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-        x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+        ph, pw = alpha_part.shape
+        y0, y1 = max(0, oy - pad), min(h, oy + ph + pad)
+        x0, x1 = max(0, ox - pad), min(w, ox + pw + pad)
         box = (slice(y0, y1), slice(x0, x1))
-        a, region = alpha[box], canvas[box]
-        person = relight(fg[box], a, light, region, size)
+        inner = (slice(oy - y0, oy - y0 + ph), slice(ox - x0, ox - x0 + pw))
+        alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
+        fg = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+        alpha[inner], fg[inner] = alpha_part, fg_part
+        a, region = alpha, canvas[box]
+        person = relight(fg, a, light, region, size)
         person = light_wrap(person, a, region)
         region = cast_shadow(region, a, light, reach, people[box])
         canvas[box] = person * a[..., None] + region * (1 - a[..., None])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -68,6 +69,14 @@ class Subject:
     face: Face  # the main face, with 5 landmarks
     matte: Matte  # the person cut out: alpha, edge-cleaned colours, where the body ends
     oval: np.ndarray | None  # face outline (36 × 2) from the mesh, when found
+
+    @cached_property
+    def extent(self) -> tuple[int, int, int, int]:
+        """The box (x0, y0, x1, y1) of the cut-out in its photo: where alpha is not zero."""
+        ys, xs = np.nonzero(self.mask > 0.004)
+        if len(xs) == 0:
+            return 0, 0, 0, 0
+        return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
     @property
     def descriptor(self) -> np.ndarray | None:
