@@ -8,14 +8,14 @@ picture also at full size with ``--full DIR``.
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from common import ROOT
 from PIL import Image, ImageDraw
-from tests.gallery import CASES, gallery_images
+from tests.gallery import CASES, gallery_engine, gallery_images
 
 from twoshot.engines import Job
-from twoshot.engines.studio import StudioEngine
 from twoshot.vision import IdentityEvaluator
 
 TILE = 384
@@ -28,7 +28,8 @@ def main() -> None:
     if args.full:
         args.full.mkdir(parents=True, exist_ok=True)
     images = gallery_images()
-    engine, evaluator = StudioEngine(), IdentityEvaluator()
+    scenes = tempfile.TemporaryDirectory(prefix="twoshot-scenes-")
+    engine, evaluator = gallery_engine(Path(scenes.name)), IdentityEvaluator()
     cols = 3
     rows = (len(CASES) + cols - 1) // cols
     sheet = Image.new("RGB", (cols * TILE, rows * (TILE + 36)), (255, 255, 255))

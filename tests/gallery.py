@@ -4,10 +4,15 @@ the evaluator finds everyone in each."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
 from PIL import Image
 
-from tests.photos import back_view, load, side_by_side, skeleton_pose
+from tests.photos import back_view, load, portraits, side_by_side, skeleton_pose
 from twoshot.domain import JobSpec
+from twoshot.engines.studio import StudioEngine
 
 CASES: list[tuple[str, JobSpec]] = [
     (
@@ -42,8 +47,26 @@ CASES: list[tuple[str, JobSpec]] = [
         ),
     ),
     (
-        "couple · photo pose (swap)",
-        JobSpec(kind="couple", male="obama2", female="astronaut", pose="pose", seed=6),
+        "couple · photo pose, woman left (swap)",
+        JobSpec(kind="couple", male="obama", female="astronaut", pose="pose", seed=6),
+    ),
+    (
+        "couple · close-up portraits, woman left",
+        JobSpec(kind="couple", male="obama", female="astronaut", pose="portraits_wm", seed=6),
+    ),
+    (
+        "couple · close-up portraits, man left",
+        JobSpec(kind="couple", male="obama", female="astronaut", pose="portraits_mw", seed=6),
+    ),
+    (
+        "couple · scene pack: meadow at sunset",
+        JobSpec(
+            kind="couple", male="obama2", female="astronaut", prompt="meadow at sunset", seed=10
+        ),
+    ),
+    (
+        "couple · template scene: garden party",
+        JobSpec(kind="couple", male="obama", female="astronaut", prompt="garden party", seed=11),
     ),
     (
         "couple · skeleton pose, snowy mountains",
@@ -83,4 +106,15 @@ def gallery_images() -> dict[str, Image.Image]:
     images["pose"] = side_by_side("astronaut", "obama3")
     images["skeleton"] = skeleton_pose()
     images["back"] = back_view()
+    images["portraits_wm"] = portraits("astronaut", "obama3")
+    images["portraits_mw"] = portraits("obama3", "astronaut")
     return images
+
+
+def gallery_engine(folder: Path) -> StudioEngine:
+    """The studio engine with the default scene pack and an operator's ``folder`` holding
+    one template: a couple in a garden (the man left), whose faces are swapped."""
+    side_by_side("obama3", "astronaut").save(folder / "garden-couple.jpg", quality=92)
+    tags = {"places": ["park"], "couple": True, "tags": ["garden party"], "licence": "CC0-1.0"}
+    (folder / "garden-couple.json").write_text(json.dumps(tags))
+    return StudioEngine(SimpleNamespace(scenes=folder, default_scenes=True))

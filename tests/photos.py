@@ -72,3 +72,28 @@ def back_view() -> Image.Image:
         axes = (int((x1 - x0) * 0.62), int((y1 - y0) * 0.72))
         cv2.ellipse(im, centre, axes, 0, 0, 360, (52, 40, 32), -1, cv2.LINE_AA)
     return Image.fromarray(im)
+
+
+def portrait_crop(name: str, width: int = 512, height: int = 640) -> Image.Image:
+    """A head-and-shoulders portrait cut from a photo: the face about a third of the width."""
+    import numpy as np
+
+    from twoshot.vision import detect_faces
+
+    im = load(name)
+    x0, y0, x1, _ = detect_faces(np.asarray(im))[0].box
+    cw = 3.2 * (x1 - x0)
+    ch = cw * height / width
+    cx, top = (x0 + x1) / 2, y0 - 0.9 * (x1 - x0)
+    return im.crop((int(cx - cw / 2), int(top), int(cx + cw / 2), int(top + ch))).resize(
+        (width, height)
+    )
+
+
+def portraits(left: str, right: str) -> Image.Image:
+    """Two close-up portraits side by side in a wide frame (as a new user makes a pose
+    photo): their faces too far apart for a square crop to keep both."""
+    out = Image.new("RGB", (1024, 640))
+    out.paste(portrait_crop(left), (0, 0))
+    out.paste(portrait_crop(right), (512, 0))
+    return out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.gallery import CASES, gallery_images
+from tests.gallery import CASES, gallery_engine, gallery_images
 from tests.photos import back_view, load, side_by_side
 from twoshot.domain import JobSpec
 from twoshot.engines import Job
@@ -188,9 +189,9 @@ def test_scene_light_reaches_the_people(engine, images) -> None:  # type: ignore
     assert night.mean() < noon.mean() * 0.8
 
 
-def test_every_gallery_picture_shows_everyone(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+def test_every_gallery_picture_shows_everyone(evaluator, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The README gallery: the evaluator finds each person (distance < 0.6) in each."""
-    images = gallery_images()
+    images, engine = gallery_images(), gallery_engine(tmp_path)
     for label, spec in CASES:
         job, image, notes = run(engine, spec, images)
         assert notes["mode"] != "composite" or not spec.pose, label
@@ -208,9 +209,11 @@ def test_couple_placed_as_a_back_view_says(engine, evaluator) -> None:  # type: 
 
 def placed_by_pose(engine, evaluator, pose: Image.Image) -> dict:  # type: ignore[no-untyped-def]
     """A couple on this pose image, placed as it says (no swap): both found, in order."""
-    images = {"m": load("obama2"), "f": load("astronaut"), "p": pose}
+    # inputs are cached by blob key, which is the content's hash: so here too
+    key = hashlib.sha256(pose.tobytes()).hexdigest()
+    images = {"m": load("obama2"), "f": load("astronaut"), key: pose}
     job = Job(
-        "t", JobSpec(kind="couple", male="m", female="f", pose="p", prompt="park", seed=1), images
+        "t", JobSpec(kind="couple", male="m", female="f", pose=key, prompt="park", seed=1), images
     )
     [outcome] = engine.generate([job], lambda _f: None)
     assert outcome.notes["mode"] == "pose"

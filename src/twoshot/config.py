@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     fetch_total_timeout: float = 20.0
     fetch_max_redirects: int = 3
 
+    # the studio engine
+    scenes: Path | None = Field(
+        default=None, description="folder of scene photos with .json sidecars (twoshot scenes)"
+    )
+    default_scenes: bool = Field(default=True, description="also use the shipped scene pack")
+
     # the qwen-edit engine (GPU)
     model_dir: Path | None = Field(default=None, description="local Qwen-Image-Edit checkpoint")
     device: str | None = Field(

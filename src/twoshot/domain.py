@@ -44,7 +44,8 @@ class JobSpec(BaseModel):
     male: str | None = None
     female: str | None = None
     pose: str | None = None
-    layout: Layout = "male_left"
+    # who stands left; None: decided from the pose image (vision.who), else the man left
+    layout: Layout | None = None
     # person
     references: list[str] = Field(default_factory=list)
     control: str | None = None

@@ -1,4 +1,4 @@
-"""The ``twoshot`` command: serve, worker, keys, accounts; and the client commands.
+"""The ``twoshot`` command: serve, worker, keys, accounts, scenes; and the client commands.
 
 One module per command group; this one only assembles them under ``main``."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from twoshot.cli import accounts, client, keys, migrate, serve, verify, worker
+from twoshot.cli import accounts, client, keys, migrate, scenes, serve, verify, worker
 
 
 @click.group()
@@ -26,6 +26,7 @@ for command in (
     keys.keys,
     accounts.accounts,
     migrate.migrate,
+    scenes.scenes,
 ):
     main.add_command(command)
 

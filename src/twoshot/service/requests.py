@@ -91,7 +91,7 @@ class Resolved:
     seed: int
     width: int
     height: int
-    layout: str
+    layout: str | None
 
 
 def resolve_options(
@@ -126,8 +126,8 @@ def resolve_options(
                 field=f"{prefix}{name}",
             )
         sizes[name] = value
-    layout = options.layout or "male_left"
-    if layout not in LAYOUTS:
+    layout = options.layout or None  # not given: the engine reads who is who from the pose
+    if layout is not None and layout not in LAYOUTS:
         raise InvalidInput(
             f"{prefix}layout must be one of {', '.join(LAYOUTS)}", field=f"{prefix}layout"
         )

@@ -12,7 +12,8 @@ descriptor distance. The report, stored with the task as ``quality``:
 Flags: ``missing_person`` (an identity has no face within the threshold),
 ``duplicate_identity`` (both identities best match the same face, or the two matched faces
 are as close to each other as a person to themself), ``extra_faces``, ``misplaced`` (the
-pose image put the people in another order).
+people are not in the order the pose image says: ``layout`` if given, else who is who as
+``vision.who`` reads the pose image).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import numpy as np
 from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
-from twoshot.vision.body import find_people
 from twoshot.vision.faces import SAME_PERSON, add_descriptors, detect_faces, distance, similarity
 from twoshot.vision.models import Models
+from twoshot.vision.poses import PoseReader
+from twoshot.vision.who import who_is_who
 
 
 @dataclass(frozen=True)
@@ -108,11 +110,16 @@ def evaluate(
 class IdentityEvaluator:
     """Evaluates jobs' results; caches reference descriptors by blob key."""
 
-    def __init__(self, models: Models | None = None, cache_size: int = 256):
+    def __init__(
+        self,
+        models: Models | None = None,
+        cache_size: int = 256,
+    ):
         self._models = models or Models.shared()
         self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
+        self._poses = PoseReader(self._models)
 
     def descriptor(self, key: str, image: object) -> np.ndarray | None:
         with self._lock:
@@ -141,6 +148,10 @@ class IdentityEvaluator:
         identities = [i for role, keys in wanted if (i := self.identity(role, keys, job.images))]
         order = None
         pose = job.images[spec.pose] if spec.kind == "couple" and spec.pose else None
-        if pose is not None and len(find_people(pose, 2, self._models)) == 2:
-            order = ["male", "female"] if spec.layout == "male_left" else ["female", "male"]
+        if pose is not None and len(identities) == 2:
+            read = self._poses.get(spec.pose, pose, (spec.width, spec.height), 2)
+            if len(read.people) == 2:
+                # who should stand where, decided as the engine is told to (vision.who)
+                refs: list[np.ndarray | None] = [i.descriptor for i in identities]
+                order = who_is_who(spec.layout, refs, read.descriptors, read.estimates).order
         return evaluate(output, identities, expected_order=order, models=self._models)

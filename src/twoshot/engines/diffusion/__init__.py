@@ -97,7 +97,7 @@ class DiffusionEngine:
             if pose is not None:
                 images.append(pose)
             text = couple_prompt(
-                spec.prompt, with_pose=pose is not None, male_left=spec.layout == "male_left"
+                spec.prompt, with_pose=pose is not None, male_left=spec.layout != "female_left"
             )
         else:
             refs = [job.images[k] for k in spec.references]

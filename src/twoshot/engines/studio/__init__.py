@@ -1,13 +1,19 @@
 """``studio``: the CPU engine. Honest photo compositing, not generative AI.
 
-- Couple + a pose photo whose two faces are visible: **face swap** of the man's and the
-  woman's faces onto the two people (left to right by ``layout``), keeping the pose photo's
-  bodies, clothes, light and background.
+- Couple + a pose photo whose two faces are visible, large and frontal enough: **face swap**
+  of the man's and the woman's faces onto the two people, keeping the pose photo's bodies,
+  clothes, light and background. Who is who comes from ``vision.who``: an explicit
+  ``layout``, else a gender estimate of each pose face, else the descriptor-distance
+  assignment, else the man on the left.
 - Couple otherwise: **composite** of the two people cut from their photos, at one head
   size, placed as the pose says (pose keypoints) or in a natural two-shot, over a
   background styled from the prompt.
 - Person: the best reference (largest, sharpest, most frontal face), swapped onto a
   control image with a face, placed as its pose says, or as a head-and-shoulders portrait.
+
+``quality`` says what was done: ``mode`` and ``why``, the ``assignment`` (roles left to
+right and what decided it), and each person's ``box`` and ``face`` in the result with the
+``pose_slot`` they took. Pose and control images are read once per blob key and size.
 
 No weights are downloaded: the vision models ship inside their wheels.
 """
@@ -21,15 +27,24 @@ from PIL import Image
 
 from twoshot.engines import Job, Outcome, Progress
 from twoshot.engines.studio.composite import Slot, compose, fit_slots, portrait, two_shot
-from twoshot.engines.studio.scene import INDOOR, apply_grade, read_prompt, render_background
+from twoshot.engines.studio.photos import ScenePacks, ScenePhoto
+from twoshot.engines.studio.posed import pose_slots, swap_targets
+from twoshot.engines.studio.scene import (
+    INDOOR,
+    Light,
+    Scene,
+    apply_grade,
+    read_prompt,
+    render_background,
+)
 from twoshot.engines.studio.subjects import Subject, Subjects
 from twoshot.engines.studio.swap import swap_face
 from twoshot.errors import TwoshotError
-from twoshot.vision import Face, Models, add_landmarks, detect_faces, find_people
+from twoshot.vision import Models
+from twoshot.vision.poses import PoseReader
+from twoshot.vision.who import ROLES, who_is_who
 
 __all__ = ["StudioEngine"]
-
-MIN_SWAP_FACE = 96  # smaller faces lose identity in a swap: placed as the pose says instead
 
 
 def cover(
@@ -49,18 +64,6 @@ def cover(
     return np.ascontiguousarray(np.asarray(resized.crop((x, y, x + w, y + h))))
 
 
-def faces_focus(image: Image.Image, models: Models) -> tuple[float, float] | None:
-    """The centre of the subjects' faces, as fractions of the image, for cropping around them."""
-    small = image.copy()
-    small.thumbnail((640, 640))
-    faces = detect_faces(np.asarray(small), models)[:2]
-    if not faces:
-        return None
-    cx = sum(f.center[0] for f in faces) / len(faces) / small.width
-    cy = sum(f.center[1] for f in faces) / len(faces) / small.height
-    return cx, cy
-
-
 class StudioEngine:
     name = "studio"
     per_thread = True  # numpy and OpenCV per call; the vision models are shared, each locked
@@ -68,6 +71,10 @@ class StudioEngine:
     def __init__(self, settings: object = None, models: Models | None = None):
         self._models = models or Models.shared()
         self._subjects = Subjects(self._models)
+        self._poses = PoseReader(self._models)
+        self._scenes = ScenePacks(
+            getattr(settings, "scenes", None), getattr(settings, "default_scenes", True)
+        )
 
     @staticmethod
     def source_type(notes: dict[str, Any]) -> str:
@@ -93,93 +100,116 @@ class StudioEngine:
         if spec.kind == "couple":
             male = self._subjects.get(spec.male, job.images[spec.male], "male")  # type: ignore[index,arg-type]
             female = self._subjects.get(spec.female, job.images[spec.female], "female")  # type: ignore[index,arg-type]
-            subjects = [male, female] if spec.layout == "male_left" else [female, male]
-            target = job.image(spec.pose)
-            people = 2
+            pairs: list[tuple[str, Subject]] = [("male", male), ("female", female)]
+            key, people = spec.pose, 2
         else:
             candidates = [self._subjects.get(k, job.images[k], "person") for k in spec.references]
             best = max(range(len(candidates)), key=lambda i: candidates[i].quality())
             notes["reference_used"] = best
-            subjects = [candidates[best]]
-            target = job.image(spec.control)
-            people = 1
-        if target is not None:
-            canvas = cover(target, size, faces_focus(target, self._models))
-            faces = self._swappable_faces(canvas, people)
+            pairs = [("person", candidates[best])]
+            key, people = spec.control, 1
+        target = job.image(key)
+        photo = self._scenes.pick(scene, spec.prompt, spec.seed)
+        if photo is not None:
+            notes["scene"].update(photo.report())
+            if photo.couple and key is None and people == 2:  # a template: its couple, swapped
+                key, target = photo.key, photo.open()
+            elif photo.couple:
+                photo = None  # a template's people would stand behind ours: procedural
+        read = self._poses.get(key, target, size, people) if key and target else None
+        if people == 2:
+            assignment = who_is_who(
+                spec.layout,
+                [male.descriptor, female.descriptor],
+                read.descriptors if read else [],
+                read.estimates if read else None,
+            )
+            notes["assignment"] = assignment.report()
+            pairs = sorted(pairs, key=lambda p: assignment.slots[ROLES.index(p[0])])
+        roles, subjects = [r for r, _ in pairs], [s for _, s in pairs]
+        if read is not None:
+            faces, why = swap_targets(read, people)
             if faces is not None:
-                out = canvas
+                out = read.frame
                 for subject, face in zip(subjects, faces, strict=True):
                     out = swap_face(out, face, subject)
-                notes["mode"] = "swap"
-                return Outcome(
-                    image=Image.fromarray(
-                        apply_grade(out.astype(np.float32), scene.grade).astype(np.uint8)
-                    ),
-                    notes=notes,
-                )
-            slots = self._pose_slots(canvas, people)
+                notes.update(mode="swap", why=why)
+                notes["people"] = [
+                    {"role": r, "box": _clip(p.box, size), "face": list(f.box), "pose_slot": i}
+                    for i, (r, p, f) in enumerate(zip(roles, read.people, faces, strict=False))
+                ]
+                graded = apply_grade(out.astype(np.float32), scene.grade).astype(np.uint8)
+                return Outcome(image=Image.fromarray(graded), notes=notes)
+            slots = pose_slots(read, people)
             if slots is not None:
-                notes["mode"] = "pose"
+                notes.update(mode="pose", why=f"placed as the pose image says: {why}")
                 slots = fit_slots(subjects, slots, size)
-                return Outcome(
-                    image=self._composite(subjects, slots, scene, spec.seed, size), notes=notes
+                backdrop = self._backdrop(
+                    scene, None if photo and photo.couple else photo, spec.seed, size, notes
                 )
+                return self._composite(subjects, roles, slots, backdrop, scene.grade, notes)
             notes["pose_ignored"] = "no usable people found in the pose image"
         notes["mode"] = "composite" if spec.kind == "couple" else "portrait"
+        notes["why"] = "no pose image" if key is None else notes["pose_ignored"]
         slots = two_shot(subjects, size) if spec.kind == "couple" else [portrait(subjects[0], size)]
-        return Outcome(image=self._composite(subjects, slots, scene, spec.seed, size), notes=notes)
+        backdrop = self._backdrop(
+            scene, None if photo and photo.couple else photo, spec.seed, size, notes
+        )
+        return self._composite(subjects, roles, slots, backdrop, scene.grade, notes)
+
+    def _backdrop(
+        self,
+        scene: Scene,
+        photo: ScenePhoto | None,
+        seed: int,
+        size: tuple[int, int],
+        notes: dict[str, Any],
+    ) -> tuple[np.ndarray, Light, bool]:
+        """What the people stand in front of: a scene-pack photo with its light (read from
+        it or its tags), or the procedural scene. Says which in ``quality.scene``."""
+        if photo is None:
+            notes["scene"].pop("photo", None)
+            return render_background(scene, size, seed), scene.light(seed), scene.place in INDOOR
+        background, light, horizon = self._scenes.backdrop(photo, size)
+        notes["scene"]["light"] = {
+            "from": "left" if light.side < 0 else "right",
+            "kelvin": light.kelvin,
+            "hardness": round(light.hardness, 2),
+        }
+        notes["scene"]["horizon"] = round(horizon, 3)
+        return background, light, False
 
     def _composite(
         self,
         subjects: list[Subject],
+        roles: list[str],
         slots: list[Slot],
-        scene: Any,
-        seed: int,
-        size: tuple[int, int],
-    ) -> Image.Image:
-        background = render_background(scene, size, seed)
-        canvas = compose(background, subjects, slots, scene.light(seed), scene.place in INDOOR)
-        canvas = apply_grade(canvas, scene.grade)
-        return Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
+        backdrop: tuple[np.ndarray, Light, bool],
+        grade: str | None,
+        notes: dict[str, Any],
+    ) -> Outcome:
+        background, light, near = backdrop
+        size = (background.shape[1], background.shape[0])
+        canvas, boxes = compose(background, subjects, slots, light, near)
+        canvas = apply_grade(canvas, grade)
+        posed = notes["mode"] == "pose"
+        notes["people"] = [
+            {"role": r, "box": box, "face": _face_box(slot, size)}
+            | ({"pose_slot": i} if posed else {})
+            for i, (r, box, slot) in enumerate(zip(roles, boxes, slots, strict=True))
+        ]
+        image = Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
+        return Outcome(image=image, notes=notes)
 
-    def _swappable_faces(self, canvas: np.ndarray, people: int) -> list[Face] | None:
-        faces = detect_faces(canvas, self._models)
-        faces = [f for f in faces if min(f.width, f.height) >= MIN_SWAP_FACE]
-        if len(faces) < people:
-            return None
-        faces = faces[:people]
-        if people == 2 and faces[1].area * 4 < faces[0].area:
-            return None  # the second face is a bystander, not a partner
-        add_landmarks(canvas, faces, self._models)
-        return sorted(faces, key=lambda f: f.center[0])
 
-    def _pose_slots(self, canvas: np.ndarray, people: int) -> list[Slot] | None:
-        found = find_people(canvas, people, self._models)
-        if len(found) < people:
-            return None
-        slots = []
-        for person in found[:people]:
-            k = person.keypoints
-            if (
-                k is not None and k[2, 2] > 0.5 and k[5, 2] > 0.5
-            ):  # both eyes seen by the pose model
-                left, right = k[2, :2], k[5, :2]
-                slots.append(
-                    Slot(tuple((left + right) / 2), float(np.linalg.norm(right - left)) or 1.0)
-                )
-            elif (
-                k is not None and k[11, 2] > 0.5 and k[12, 2] > 0.5
-            ):  # shoulders: eyes ~⅓ width apart
-                sl, sr = k[11, :2], k[12, :2]
-                width = float(np.linalg.norm(sl - sr))
-                mid = (sl + sr) / 2
-                slots.append(Slot((float(mid[0]), float(mid[1] - 0.55 * width)), width * 0.3))
-            elif person.head is not None:  # a silhouette's head: eyes ~0.6 widths down
-                cx, top, width = person.head
-                slots.append(Slot((cx, top + 0.6 * width), 0.42 * width))
-            elif person.face is not None:
-                cx, cy = person.face.center
-                slots.append(Slot((cx, cy - person.face.height * 0.1), person.face.width * 0.42))
-            else:
-                return None
-        return slots
+def _clip(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[int]:
+    w, h = size
+    return [max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])]
+
+
+def _face_box(slot: Slot, size: tuple[int, int]) -> list[int]:
+    """Where a placed person's face is: about 3.2 eye distances wide, brow to chin."""
+    (x, y), d = slot.eye, slot.eye_distance
+    return _clip(
+        (round(x - 1.6 * d), round(y - 1.3 * d), round(x + 1.6 * d), round(y + 2.1 * d)), size
+    )

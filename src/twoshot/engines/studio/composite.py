@@ -66,35 +66,88 @@ def portrait(subject: Subject, size: tuple[int, int]) -> Slot:
 
 
 def fit_slots(subjects: list[Subject], slots: list[Slot], size: tuple[int, int]) -> list[Slot]:
-    """Pose slots: one head size for everyone, grown (up to 1.6×) so no cut-out ends above the
-    bottom edge."""
-    h = size[1]
-    scale = 1.0
+    """Pose slots made to work in the frame. Scale from the pose: one head size for everyone
+    (the pose's mean), grown up to 1.4× so a torso cut by its photo runs off the bottom
+    edge. Then clamp so both fit: no head outside the frame, never one face over the other
+    (eye to eye at least what two_shot keeps), the crowns inside; people are moved apart or
+    shrunk, never stacked. A body that still ends inside the frame is lowered by up to half an
+    eye distance (eyes at most at 55 % of the height) and otherwise ends in a soft crop
+    (``_warp``), never in smeared edge rows."""
+    w, h = size
+    d = float(np.mean([s.eye_distance for s in slots]))
+    grow = 1.0
     for subject, slot in zip(subjects, slots, strict=True):
         if not subject.body_ends:
-            needed = (h - slot.eye[1]) / (subject.below_eyes * slot.eye_distance)
-            scale = max(scale, needed)
-    scale = min(scale, 1.6)
-    common = float(np.mean([s.eye_distance for s in slots])) * scale
-    return [Slot(s.eye, common) for s in slots]
+            grow = max(grow, (h - slot.eye[1]) / (subject.below_eyes * d))
+    d *= min(grow, 1.4)
+    xs = [s.eye[0] for s in slots]
+    need = 0.0
+    if len(slots) == 2:
+        inner = subjects[0].width_at(SHOULDERS)[1] + subjects[1].width_at(SHOULDERS)[0]
+        need = max(2.6, 0.8 * inner)
+    # how far the outer shoulders reach (most of them stays in the frame), in eye distances
+    reach = (
+        max(1.8, 0.85 * subjects[0].width_at(SHOULDERS)[0]),
+        max(1.8, 0.85 * subjects[-1].width_at(SHOULDERS)[1]),
+    )
+    span = xs[-1] - xs[0] + sum(reach) * d
+    if span > w:  # the pose's people do not fit side by side: the pose scaled until they do
+        k = w / span
+        mid = (xs[0] + xs[-1]) / 2
+        xs, d = [mid + (x - mid) * k for x in xs], d * k
+    d = min(d, w / (need + sum(reach)), (0.55 * h - 0.02 * h) / ABOVE_EYES)
+    if len(slots) == 2 and xs[1] - xs[0] < need * d:  # apart, around where the pose has them
+        mid = (xs[0] + xs[1]) / 2
+        xs = [mid - need * d / 2, mid + need * d / 2]
+    shift = max(0.0, reach[0] * d - xs[0]) - max(0.0, xs[-1] + reach[1] * d - w)
+    xs = [x + shift for x in xs]
+    out = []
+    for subject, slot, x in zip(subjects, slots, xs, strict=True):
+        y = max(slot.eye[1], 0.02 * h + ABOVE_EYES * d)  # the crown inside
+        if not subject.body_ends:  # lowered (a little) toward the cut torso reaching the bottom
+            y = max(y, min(0.55 * h, slot.eye[1] + 0.5 * d, h - subject.below_eyes * d + 2))
+        out.append(Slot((float(x), float(y)), d))
+    return out
 
 
-def _warp(subject: Subject, slot: Slot, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _soft_end(mask: np.ndarray, end: int, rows: int) -> np.ndarray:
+    """The cut-out fading out over ``rows`` rows above row ``end``: a body cut by its photo
+    (or by a desk) ends in a soft crop instead of a straight edge or smeared rows."""
+    mask = mask.copy()
+    start = max(0, end - rows)
+    ramp = np.linspace(1, 0, end - start + 1, dtype=np.float32)[:, None]
+    mask[start : end + 1] *= ramp**1.5
+    mask[end + 1 :] = 0
+    return mask
+
+
+def _warp(
+    subject: Subject, slot: Slot, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The subject's cut-out scaled and moved to ``slot``: its colours and alpha over the
+    part of the canvas it covers (not the whole canvas: warping and searching 1024² for a
+    person a third that size was most of a composite's time), and that part's top left."""
     w, h = size
     s = slot.eye_distance / subject.eye_distance
     ex, ey = subject.eye_center
     rgb, mask = subject.matte.foreground, subject.mask
-    if not subject.body_ends and subject.matte.bottom == rgb.shape[0] - 1:
-        # a torso cut by the photo's bottom edge reaches the canvas's
-        extra = max(0, int((h - (slot.eye[1] + (rgb.shape[0] - ey) * s)) / s) + 2)
-        if extra:
-            rgb = np.pad(rgb, ((0, extra), (0, 0), (0, 0)), mode="edge")
-            mask = np.pad(mask, ((0, extra), (0, 0)), mode="edge")
-    m = np.array([[s, 0, slot.eye[0] - s * ex], [0, s, slot.eye[1] - s * ey]], np.float32)
+    end = subject.matte.bottom
+    if not subject.body_ends and slot.eye[1] + (end - ey) * s < h - 1:
+        # the cut lands inside the frame: never repeat edge rows (they smear into
+        # streaks); the body fades out instead
+        mask = _soft_end(mask, end, int(1.2 * subject.eye_distance))
+    tx, ty = slot.eye[0] - s * ex, slot.eye[1] - s * ey
+    sx0, sy0, sx1, sy1 = subject.extent
+    x0, y0 = max(0, int(np.floor(sx0 * s + tx)) - 2), max(0, int(np.floor(sy0 * s + ty)) - 2)
+    x1, y1 = min(w, int(np.ceil(sx1 * s + tx)) + 3), min(h, int(np.ceil(sy1 * s + ty)) + 3)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32), (0, 0)
+    m = np.array([[s, 0, tx - x0], [0, s, ty - y0]], np.float32)
     flags = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    fg = cv2.warpAffine(rgb, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    alpha = cv2.warpAffine(mask, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    return fg.astype(np.float32), np.clip(alpha, 0, 1)
+    out = (x1 - x0, y1 - y0)
+    fg = cv2.warpAffine(rgb, m, out, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(mask, m, out, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    return fg.astype(np.float32), np.clip(alpha, 0, 1), (x0, y0)
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -167,29 +220,49 @@ def compose(
     slots: list[Slot],
     light: Light,
     backdrop_near: bool,
-) -> np.ndarray:
-    """Paint subjects onto the background, the first one last (in front). A person's shadow
+) -> tuple[np.ndarray, list[list[int]]]:
+    """Paint subjects onto the background, the first one last (in front), and say where
+    each one is (the box of their matte, in the subjects' order). A person's shadow
     falls on the person behind, and on the backdrop only when it is near (a studio, a
     room's wall), never on a far sky. The work is done in each person's bounding box (plus
     the shadow's reach), not over the whole canvas."""
     h, w = background.shape[:2]
     canvas = background.copy()
     people = np.full((h, w), 1.0 if backdrop_near else 0.0, np.float32)
+    boxes: list[list[int]] = []
     for subject, slot in reversed(list(zip(subjects, slots, strict=True))):
-        fg, alpha = _warp(subject, slot, (w, h))
-        ys, xs = np.nonzero(alpha > 0.01)
+        fg_part, alpha_part, (ox, oy) = _warp(subject, slot, (w, h))
+        ys, xs = np.nonzero(alpha_part > 0.01)
         if len(xs) == 0:
+            boxes.insert(0, [])
             continue
+        seen = np.nonzero(alpha_part > 0.5)
+        if len(seen[0]) == 0:
+            seen = (ys, xs)
+        boxes.insert(
+            0,
+            [
+                int(ox + seen[1].min()),
+                int(oy + seen[0].min()),
+                int(ox + seen[1].max()),
+                int(oy + seen[0].max()),
+            ],
+        )
         size = float(xs.max() - xs.min())
         reach = 0.06 * size
         pad = int(3 * reach) + 8
-        y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-        x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+        ph, pw = alpha_part.shape
+        y0, y1 = max(0, oy - pad), min(h, oy + ph + pad)
+        x0, x1 = max(0, ox - pad), min(w, ox + pw + pad)
         box = (slice(y0, y1), slice(x0, x1))
-        a, region = alpha[box], canvas[box]
-        person = relight(fg[box], a, light, region, size)
+        inner = (slice(oy - y0, oy - y0 + ph), slice(ox - x0, ox - x0 + pw))
+        alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
+        fg = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+        alpha[inner], fg[inner] = alpha_part, fg_part
+        a, region = alpha, canvas[box]
+        person = relight(fg, a, light, region, size)
         person = light_wrap(person, a, region)
         region = cast_shadow(region, a, light, reach, people[box])
         canvas[box] = person * a[..., None] + region * (1 - a[..., None])
         people[box] = np.maximum(people[box], a)
-    return canvas
+    return canvas, boxes

@@ -5,13 +5,22 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from twoshot.errors import FaceRejected
-from twoshot.vision import Face, Matte, Models, add_landmarks, detect_faces, face_mesh, person_matte
+from twoshot.vision import (
+    Face,
+    Matte,
+    Models,
+    add_descriptors,
+    detect_faces,
+    face_mesh,
+    person_matte,
+)
 
 # mediapipe face-mesh indices of the face oval, in order around the face
 FACE_OVAL = [
@@ -60,6 +69,18 @@ class Subject:
     face: Face  # the main face, with 5 landmarks
     matte: Matte  # the person cut out: alpha, edge-cleaned colours, where the body ends
     oval: np.ndarray | None  # face outline (36 × 2) from the mesh, when found
+
+    @cached_property
+    def extent(self) -> tuple[int, int, int, int]:
+        """The box (x0, y0, x1, y1) of the cut-out in its photo: where alpha is not zero."""
+        ys, xs = np.nonzero(self.mask > 0.004)
+        if len(xs) == 0:
+            return 0, 0, 0, 0
+        return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+    @property
+    def descriptor(self) -> np.ndarray | None:
+        return self.face.descriptor
 
     @property
     def mask(self) -> np.ndarray:
@@ -114,7 +135,7 @@ def main_face(rgb: np.ndarray, models: Models) -> Face | None:
     faces = detect_faces(rgb, models)
     if not faces:
         return None
-    add_landmarks(rgb, faces[:1], models)
+    add_descriptors(rgb, faces[:1], models)  # landmarks, and who it is (for who is who)
     return faces[0]
 
 
