@@ -1,10 +1,11 @@
 """The vision models, loaded once per process on first use, each behind its own lock.
 
-All ship inside PyPI wheels: mediapipe 0.10.21 (face detection, face mesh, pose, selfie
-segmentation) and dlib with ``face_recognition_models`` (5-point landmarks, 128-D identity
-descriptor). Nothing is downloaded. mediapipe's graph objects and dlib's networks are not
-documented as thread-safe, so every call holds the model's lock; the API's submission
-checks and the in-process workers share them safely.
+Each ships inside a package, none is downloaded: mediapipe 0.10.21 (face detection, face
+mesh, pose, selfie segmentation), dlib with ``face_recognition_models`` (5-point landmarks,
+128-D identity descriptor), and twoshot itself (the age and gender networks in ``weights/``,
+run on onnxruntime). mediapipe's graph objects and dlib's networks are not documented as
+thread-safe, so every call holds the model's lock; the API's submission checks and the
+in-process workers share them safely.
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ def _descriptor() -> Any:
     )
 
 
+def _onnx(name: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from twoshot.vision.weights import onnx_session
+
+        return onnx_session(name)
+
+    return build
+
+
 class Models:
     """One set per process: ``Models.shared()``."""
 
@@ -101,6 +111,8 @@ class Models:
         self.hog = Model(_hog)
         self.landmarks5 = Model(_landmarks5)
         self.descriptor = Model(_descriptor)
+        self.gender = Model(_onnx("gender-v1.onnx"))
+        self.age = Model(_onnx("age-v1.onnx"))
 
     @classmethod
     def shared(cls) -> Models:
