@@ -191,7 +191,9 @@ class Runtime:
 
     def start(self) -> None:
         plan = self.background
-        self._thread(self.policy.warm, "content-policy-warm-up")
+        # before the first request (the app's lifespan runs this before serving): the models'
+        # cold load is seconds on a busy CPU, more than a client's first call should wait
+        self.policy.warm()
         for name in self.settings.allowed_engines if plan.workers else []:
             for _ in range(plan.workers):
                 worker = self.make_worker(name, plan.evaluator)

@@ -30,6 +30,16 @@ def apparent_ages(rgb: np.ndarray, faces_used: int) -> list[float]:
     return [d.age for d in estimate_faces(rgb, faces)]
 
 
+def warm_ages() -> None:
+    """Load what ``apparent_ages`` uses: the face detector, landmarks and the age network."""
+    from twoshot.vision import Models, detect_faces
+
+    models = Models.shared()
+    detect_faces(np.zeros((64, 64, 3), np.uint8), models)
+    models.landmarks5(lambda _m: None)
+    models.age(lambda _m: None)
+
+
 class InputScreen:
     def __init__(
         self,
@@ -40,6 +50,7 @@ class InputScreen:
         self.nsfw = nsfw
         self.min_age = min_apparent_age
         self.ages = ages
+        self.warm = warm_ages if ages is apparent_ages else (lambda: None)
 
     def check(self, image: Image.Image, field: str, faces_used: int) -> None:
         """Raise 400 ``unsafe_input`` or ``apparent_minor`` naming ``field``."""

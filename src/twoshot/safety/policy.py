@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from twoshot.config import DEFAULT_MIN_APPARENT_AGE, DEFAULT_NSFW_THRESHOLD, Settings
@@ -64,7 +63,7 @@ class ContentPolicy:
             if self.results is not None:
                 self.results.score(blank)
             if self.inputs is not None and self.inputs.min_age > 0:
-                self.inputs.ages(np.asarray(blank), 1)
+                self.inputs.warm()
         except Exception:  # the first request will load them, and fail loudly if it must
             log.warning("content policy: warming its models failed", exc_info=True)
 
