@@ -3,12 +3,12 @@ task exists) and, for a withheld result, in the transaction that fails its task.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from twoshot.store.base import UsageRow
 from twoshot.store.schema import refusals_daily
 from twoshot.store.sql.base import SqlBase, upsert
-from twoshot.store.sql.usage import _keys_of
+from twoshot.store.sql.usage import daily_rows
 
 # task failure codes that are refusals too (the worker's nudity screen)
 RESULT_REFUSALS = frozenset({"unsafe_content"})
@@ -35,12 +35,4 @@ class RefusalStore(SqlBase):
     ) -> list[UsageRow]:
         """Refusals per (day, key, code) from ``first_day``; ``status`` holds the code."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(refusals_daily)
-                .where(
-                    refusals_daily.c.api_key_id.in_(_keys_of(account_id, key_id)),
-                    refusals_daily.c.day >= first_day,
-                )
-                .order_by(refusals_daily.c.day, refusals_daily.c.api_key_id, refusals_daily.c.code)
-            ).all()
-        return [UsageRow(r.day, r.api_key_id, r.code, int(r._mapping["count"])) for r in rows]
+            return daily_rows(conn, refusals_daily, "code", account_id, first_day, key_id)
