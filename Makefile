@@ -29,6 +29,7 @@ bench: install
 	$(PY) bench/demographics.py
 	$(PY) bench/studio.py
 	$(PY) bench/provenance.py
+	$(PY) bench/safety.py
 	$(PY) bench/lease_queue.py
 	$(PY) bench/gpu_qwen_edit.py
 	$(PY) bench/gpu_flux2_klein.py

@@ -19,10 +19,8 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "TWOSHOT_DATA_DIR": str(data_dir),
-            # the tests' package, then whatever the test run itself was given (a checkout's src)
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-            ),
+            # this checkout's code, even where twoshot is installed from another one
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
             "PYTHONUNBUFFERED": "1",
             "HF_HUB_OFFLINE": "1",
         }

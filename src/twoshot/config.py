@@ -12,6 +12,15 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The content policy's defaults, chosen from measurement (bench/safety.py, bench/RESULTS.md).
+# Nudity: above the highest open_nsfw score of every test photo, gallery picture and engine
+# render, with room for ordinary photos that show more skin than the test set does.
+DEFAULT_NSFW_THRESHOLD = 0.5
+# Apparent age: the estimator read the adult test photos from 8 years under to 5 years over
+# the middle of their known ages (tests/test_demographics.py); a 17-year-old read 5 years
+# over is 22, still under 23. Young-looking adults are refused too: it leans to refusing.
+DEFAULT_MIN_APPARENT_AGE = 23.0
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TWOSHOT_", extra="ignore")
@@ -132,6 +141,22 @@ class Settings(BaseSettings):
     )
     sign_in_failures_per_address: int = Field(
         default=20, ge=1, description="failed sign-ins per client address in 15 minutes"
+    )
+
+    # the content policy (README, "Content policy"; twoshot.safety)
+    prompt_policy: Path | None = Field(
+        default=None, description="rules that extend (with `replace`: replace) the default ones"
+    )
+    nsfw_threshold: float = Field(
+        default=DEFAULT_NSFW_THRESHOLD,
+        ge=0,
+        le=1,
+        description="nudity score above which a picture is refused; 1: off",
+    )
+    min_apparent_age: float = Field(
+        default=DEFAULT_MIN_APPARENT_AGE,
+        ge=0,
+        description="faces that look younger are refused (an estimate); 0: off",
     )
 
     # results without polling (Prefer: wait, the event stream)

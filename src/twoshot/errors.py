@@ -1,7 +1,8 @@
 """The one exception tree of twoshot.
 
 TwoshotError            every domain error; ``code`` is stable, ``field`` names the input at fault
-├── InvalidInput        400: missing_field, invalid_field, invalid_index, too_many_items, ...
+├── InvalidInput        400: missing_field, invalid_field, invalid_index, too_many_items, ...;
+│                       the content policy's prompt_refused, unsafe_input, apparent_minor
 │   ├── InvalidImage    400 invalid_image: not a decodable JPEG / PNG / WebP
 │   ├── FaceRejected    400 no_face_detected, multiple_faces, face_too_small, no_person_detected
 │   └── UrlRefused      400 url_not_allowed, fetch_failed
@@ -11,7 +12,8 @@ TwoshotError            every domain error; ``code`` is stable, ``field`` names 
 ├── NotFound            404 not_found
 ├── Conflict            409 conflict: e.g. an Idempotency-Key reused with another body
 ├── RateLimited         429 rate_limited, quota_exceeded, queue_full (with retry_after)
-└── JobFailed           a task's terminal failure (engine_error, ...): never an HTTP answer
+└── JobFailed           a task's terminal failure (engine_error, unsafe_content, ...): never
+                        an HTTP answer
 
 Only ``twoshot.api`` turns these into HTTP statuses.
 """

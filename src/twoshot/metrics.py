@@ -13,6 +13,9 @@
   in use in this process
 - ``twoshot_rejections_total{code}``: requests refused with a 4xx, by code (fetch refusals
   are ``url_not_allowed`` and ``fetch_failed``)
+- ``twoshot_policy_refusals_total{code}``: the content policy's refusals: prompts
+  (``prompt_refused``), pictures (``unsafe_input``, ``apparent_minor``) and withheld results
+  (``unsafe_content``, counted by the worker that screened them)
 - ``twoshot_worker_heartbeats_total{worker}`` and ``twoshot_worker_last_heartbeat_seconds{worker}``
 - ``twoshot_webhook_deliveries_total{outcome}``
 - ``twoshot_waiting_clients``: requests waiting on a task now (``Prefer: wait``, event streams)
@@ -111,6 +114,12 @@ class Metrics:
         self.rejections = Counter(
             "twoshot_rejections_total",
             "Requests refused with a 4xx, by error code",
+            ["code"],
+            registry=r,
+        )
+        self.policy_refusals = Counter(
+            "twoshot_policy_refusals_total",
+            "Submissions refused and results withheld by the content policy, by code",
             ["code"],
             registry=r,
         )

@@ -20,6 +20,7 @@ from twoshot.images import Limits
 from twoshot.live import PgListener, TaskEvents, conninfo_from_url
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
+from twoshot.safety import ContentPolicy
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.service.accounts import Accounts
 from twoshot.store import Store, open_store
@@ -94,6 +95,7 @@ class Runtime:
     _engines: dict[str, Engine] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     listener: PgListener | None = None
+    policy: ContentPolicy = field(default_factory=ContentPolicy.off)
 
     @classmethod
     def build(
@@ -103,7 +105,9 @@ class Runtime:
         checks: InputChecks | None = None,
         fetcher: Fetcher | None = None,
         store: Store | None = None,
+        policy: ContentPolicy | None = None,
     ) -> Runtime:
+        """``policy``: the content policy, by default the settings' (tests inject scores)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # httpx logs every request's URL at INFO; the fetcher's URLs are users' photo URLs
         # (tokens and all), which never go into twoshot's logs
@@ -114,7 +118,10 @@ class Runtime:
         fetcher = fetcher or Fetcher(fetch_policy(settings))
         if checks is None:
             checks = default_checks() if settings.face_checks else NoChecks()
-        intake = Intake(fetcher, blobs, checks, limits, settings.reference_max_side)
+        policy = policy or ContentPolicy.from_settings(settings)
+        intake = Intake(
+            fetcher, blobs, checks, limits, settings.reference_max_side, policy=policy.inputs
+        )
         service = Service(
             store,
             blobs,
@@ -129,6 +136,7 @@ class Runtime:
             rate_limit_per_minute=settings.rate_limit_per_minute,
             quota_per_day=settings.quota_per_day,
             max_queued=settings.max_queued,
+            prompts=policy.prompts,
         )
         store.on_ended(service.tasks_ended)  # however a task ends, its inputs are released
         provenance = Provenance.from_settings(settings)
@@ -141,6 +149,7 @@ class Runtime:
             failures_per_address=settings.sign_in_failures_per_address,
         )
         rt = cls(settings, store, blobs, fetcher, service, metrics, provenance, accounts)
+        rt.policy = policy
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
         metrics.waiting_clients.set_function(lambda: rt.events.waiting)
         return rt
@@ -172,6 +181,7 @@ class Runtime:
             metrics=self.metrics,
             provenance=self.provenance,
             on_progress=self.events.progress,
+            screen=self.policy.results,
         )
         self.workers.append(worker)
         return worker
@@ -188,6 +198,9 @@ class Runtime:
 
     def start(self) -> None:
         plan = self.background
+        # before the first request (the app's lifespan runs this before serving): the models'
+        # cold load is seconds on a busy CPU, more than a client's first call should wait
+        self.policy.warm()
         for name in self.settings.allowed_engines if plan.workers else []:
             for _ in range(plan.workers):
                 worker = self.make_worker(name, plan.evaluator)
@@ -281,5 +294,6 @@ def remote_worker(
         poll_interval=settings.poll_interval,
         provenance=Provenance.from_settings(settings),  # signs with this machine's settings
         metrics=Metrics(),  # no queue gauge: this machine does not see the database
+        screen=ContentPolicy.from_settings(settings).results,  # results screened before upload
     )
     return worker, remote.close

@@ -23,6 +23,7 @@ from twoshot.errors import (
     TwoshotError,
     Unauthorized,
 )
+from twoshot.safety.refusals import CODES as POLICY_CODES
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ def install(app: FastAPI) -> None:
         status = status_of(exc)
         if status < 500:
             request.app.state.runtime.metrics.rejections.labels(exc.code).inc()
+            if exc.code in POLICY_CODES:
+                request.app.state.runtime.metrics.policy_refusals.labels(exc.code).inc()
         if status == 500:
             log.error("unmapped domain error %s: %s", exc.code, exc.message)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None

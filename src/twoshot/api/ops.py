@@ -35,5 +35,10 @@ def readyz(request: Request) -> JSONResponse:
     dead = [w.owner for w in rt.workers if w.state is WorkerState.STOPPED]
     checks["workers"] = "ok" if not dead else f"stopped: {', '.join(dead)}"
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks, "queue": queue}
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "checks": checks,
+        "queue": queue,
+        "content_policy": rt.policy.describe(),  # what this process refuses (README)
+    }
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -11,7 +11,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -20,9 +20,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from twoshot.domain import Account, ApiKey
 from twoshot.errors import InvalidInput, NotFound, RateLimited, Unauthorized
+from twoshot.safety.refusals import CODES as REFUSALS
 from twoshot.store import Store, UsageRow
 
 OUTCOMES = ("completed", "failed", "canceled")
+
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 THROTTLE_WINDOW = 900.0  # failed sign-ins count in fixed 15-minute windows
@@ -46,6 +48,20 @@ class UsageReport:
     wait: dict[str, float | None]  # p50, p90, p99 of queue wait, seconds
     run: dict[str, float | None]  # and of run time
     sampled: int  # completed tasks the percentiles come from
+    # day index → key id → content-policy code → count (twoshot.safety: refused submissions
+    # and withheld results)
+    refusals: list[dict[str, dict[str, int]]] = field(default_factory=list)
+
+    def refusal_totals(self) -> list[dict[str, int]]:
+        """Per day, per refusal code, all keys together."""
+        out = []
+        for day in self.refusals or [{} for _ in self.days]:
+            total = dict.fromkeys(REFUSALS, 0)
+            for per_key in day.values():
+                for code, n in per_key.items():
+                    total[code] = total.get(code, 0) + n
+            out.append(total)
+        return out
 
     def totals(self) -> list[dict[str, int]]:
         """Per day, per outcome, all keys together."""
@@ -65,8 +81,11 @@ class UsageReport:
                     "date": date,
                     **total,
                     "keys": {k: dict(v) for k, v in per_key.items()},
+                    "refusals": refused,
                 }
-                for date, total, per_key in zip(self.days, self.totals(), self.counts, strict=True)
+                for date, total, per_key, refused in zip(
+                    self.days, self.totals(), self.counts, self.refusal_totals(), strict=True
+                )
             ],
             "keys": [{"id": k.id, "name": k.name, "prefix": k.prefix} for k in self.keys],
             "queue_wait_seconds": self.wait,
@@ -255,6 +274,10 @@ class Accounts:
         for r in rows:
             per_key = counts[r.day - first].setdefault(r.api_key_id, dict.fromkeys(OUTCOMES, 0))
             per_key[r.status] = per_key.get(r.status, 0) + r.count
+        refusals: list[dict[str, dict[str, int]]] = [{} for _ in range(days)]
+        for r in self.store.refusals(account_id, first, key_id):
+            per_key = refusals[r.day - first].setdefault(r.api_key_id, {})
+            per_key[r.status] = per_key.get(r.status, 0) + r.count
         timings = self.store.durations(account_id, first * 86400.0, key_id)
         return UsageReport(
             days=[
@@ -266,4 +289,5 @@ class Accounts:
             wait=percentiles([w for w, _ in timings]),
             run=percentiles([r for _, r in timings]),
             sampled=len(timings),
+            refusals=refusals,
         )

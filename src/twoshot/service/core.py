@@ -11,11 +11,12 @@ from collections.abc import Callable
 from twoshot.blobs import Blobs
 from twoshot.domain import ApiKey, Batch, Task, task_ids
 from twoshot.errors import NotFound, Unauthorized
+from twoshot.safety.refusals import counted
 from twoshot.service.admission import Admission
 from twoshot.service.intake import Intake
 from twoshot.service.requests import BatchRequest, CoupleRequest, PersonRequest, Submission
 from twoshot.service.retention import Retention
-from twoshot.service.submission import Submissions
+from twoshot.service.submission import PromptCheck, Submissions
 from twoshot.store import Ended, Store
 
 
@@ -37,8 +38,10 @@ class Service:
         quota_per_day: int = 0,
         max_queued: int = 0,
         clock: Callable[[], float] = time.time,
+        prompts: PromptCheck | None = None,
     ):
         self.store = store
+        self._clock = clock
         self.blobs = blobs
         self.intake = intake
         self.admission = Admission(
@@ -59,6 +62,7 @@ class Service:
             max_batch_items=max_batch_items,
             max_batch_references=max_batch_references,
             clock=clock,
+            prompts=prompts,
         )
         self.retention = Retention(store, blobs, result_ttl=result_ttl, clock=clock)
 
@@ -67,17 +71,20 @@ class Service:
     async def submit_couple(
         self, key: ApiKey, req: CoupleRequest, how: Submission = Submission()
     ) -> dict:
-        return await self.submissions.submit_couple(key, req, how)
+        with counted(self.store, key.id, self._clock):  # content-policy refusals, per key
+            return await self.submissions.submit_couple(key, req, how)
 
     async def submit_person(
         self, key: ApiKey, req: PersonRequest, how: Submission = Submission()
     ) -> dict:
-        return await self.submissions.submit_person(key, req, how)
+        with counted(self.store, key.id, self._clock):  # content-policy refusals, per key
+            return await self.submissions.submit_person(key, req, how)
 
     async def submit_batch(
         self, key: ApiKey, req: BatchRequest, how: Submission = Submission()
     ) -> dict:
-        return await self.submissions.submit_batch(key, req, how)
+        with counted(self.store, key.id, self._clock):  # content-policy refusals, per key
+            return await self.submissions.submit_batch(key, req, how)
 
     # -- reading and user actions -----------------------------------------------------------------
 

@@ -34,6 +34,13 @@ class InputChecks(Protocol):
     def pose(self, image: Image.Image, field: str, people: int) -> None: ...
 
 
+class InputPolicy(Protocol):
+    """The content policy on a picture (``twoshot.safety.InputScreen``): raises to refuse it.
+    ``faces_used``: how many of its faces the result will show."""
+
+    def check(self, image: Image.Image, field: str, faces_used: int) -> None: ...
+
+
 class NoChecks:
     """Accepts every decodable image. For deployments that check faces elsewhere, and tests."""
 
@@ -58,12 +65,14 @@ class Intake:
         checks: InputChecks,
         limits: Limits,
         max_side: int = 2048,
+        policy: InputPolicy | None = None,
     ):
         self._fetcher = fetcher
         self._blobs = blobs
         self._checks = checks
         self._limits = limits
         self._max_side = max_side
+        self._policy = policy
         self.analysed = 0
 
     async def prepare(self, inputs: Sequence[tuple[ImageInput, Role]]) -> dict[str, Prepared]:
@@ -109,4 +118,6 @@ class Intake:
             self._checks.reference(image, field)
         else:
             self._checks.pose(image, field, people=2 if role is Role.POSE else 1)
+        if self._policy is not None:  # refused here, a picture is never stored
+            self._policy.check(image, field, faces_used=2 if role is Role.POSE else 1)
         return Prepared(key=decoded.sha256, data=encode_jpeg(image, quality=95))

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from twoshot.domain import ApiKey, Batch, JobSpec, Kind, Task, TaskStatus
 from twoshot.errors import InvalidInput
@@ -28,6 +29,13 @@ from twoshot.store import Idempotency, Store
 
 log = logging.getLogger(__name__)
 
+
+class PromptCheck(Protocol):
+    """The prompt policy (``twoshot.safety.PromptPolicy``): raises to refuse a prompt."""
+
+    def check(self, prompt: str, field: str) -> None: ...
+
+
 Callback = tuple[str | None, str | None]  # webhook URL, public base URL
 Built = tuple[list[Task], Batch | None]
 
@@ -46,8 +54,10 @@ class Submissions:
         max_batch_items: int,
         max_batch_references: int,
         clock: Callable[[], float],
+        prompts: PromptCheck | None = None,
     ):
         self.store = store
+        self._prompts = prompts
         self.intake = intake
         self.admission = admission
         self._default_engine = default_engine
@@ -213,12 +223,15 @@ class Submissions:
         return requested
 
     def _resolve(self, options: Options, *, prompt_required: bool, prefix: str = "") -> Resolved:
-        return resolve_options(
+        resolved = resolve_options(
             options,
             prefix=prefix,
             prompt_required=prompt_required,
             max_prompt_chars=self._max_prompt,
         )
+        if self._prompts is not None:  # before any picture is fetched: a batch item refuses all
+            self._prompts.check(resolved.prompt, f"{prefix}prompt")
+        return resolved
 
     @staticmethod
     def _spec(kind: Kind, opts: Resolved, **refs: object) -> JobSpec:

@@ -195,6 +195,18 @@ usage_daily = Table(
     Column("count", Integer, nullable=False),
 )
 
+# submissions refused by the content policy, and results it withheld, per key, day (UTC) and
+# code (prompt_refused, unsafe_input, apparent_minor, unsafe_content): a refused submission
+# makes no task, so usage_daily cannot count it
+refusals_daily = Table(
+    "refusals_daily",
+    metadata,
+    Column("api_key_id", String(32), primary_key=True),
+    Column("day", Integer, primary_key=True),  # days since 1970-01-01
+    Column("code", String(32), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 # what each worker said last: written by its claims and heartbeats, read by the admin view
 workers = Table(
     "workers",

@@ -36,6 +36,10 @@ class WorkerBlobs(Protocol):
     def delete_result(self, name: str) -> None: ...
 
 
+class ResultScreen(Protocol):
+    def result(self, image: Image.Image) -> float: ...
+
+
 class WorkerState(StrEnum):
     NEW = "new"
     IDLE = "idle"
@@ -112,9 +116,11 @@ class Worker:
         metrics: Metrics | None = None,
         provenance: Provenance | None = None,
         on_progress: Callable[[str, float], None] | None = None,
+        screen: ResultScreen | None = None,
     ):
         """``provenance`` marks every result (Content Credentials, watermark); without it
-        results are plain JPEGs (tests of the loop alone)."""
+        results are plain JPEGs (tests of the loop alone). ``screen`` judges every result
+        before it is stored (``twoshot.safety``): one it refuses fails ``unsafe_content``."""
         self._store = store
         self._blobs = blobs
         self._engine = engine
@@ -125,6 +131,7 @@ class Worker:
         self._metrics = metrics
         self._provenance = provenance
         self._on_progress = on_progress  # e.g. the server's TaskEvents, for its waiters
+        self._screen = screen
         self.state = WorkerState.NEW
         self._stop = threading.Event()
         self._stop_now = threading.Event()
@@ -237,6 +244,8 @@ class Worker:
             if outcome.image is None:
                 raise JobFailed("the engine returned no image")
             quality = dict(outcome.notes)
+            if self._screen is not None:  # raises unsafe_content: nothing is stored
+                quality["safety"] = {"nsfw": round(self._screen.result(outcome.image), 4)}
             if self._evaluate is not None:
                 quality.update(self._evaluate(job, outcome.image))
             jpeg = self._encode(outcome, quality)
@@ -278,6 +287,8 @@ class Worker:
                 self._metrics.task_duration.labels(self._engine.name, task.kind).observe(elapsed)
             elif error is not None:
                 self._metrics.task_failures.labels(self._engine.name, error.code).inc()
+                if error.code == "unsafe_content":
+                    self._metrics.policy_refusals.labels(error.code).inc()
         log.info(
             "task %s %s in %.2f s (attempt %d)%s",
             task.id,

@@ -1,10 +1,11 @@
-"""Admin only: every account and key, per-key limits, the queue and the workers."""
+"""Admin only: every account and key, per-key limits, the queue and the workers, and the
+content policy's refusals."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
 from twoshot.api.account.keys import key_view, keys_view
@@ -82,5 +83,32 @@ def admin_queue(request: Request, _s: Admin) -> dict[str, Any]:
                 "seconds_since_seen": round(now - w.last_seen.timestamp(), 1),
             }
             for w in rt.store.list_workers(now - 600)
+        ],
+    }
+
+
+@router.get(
+    "/admin/refusals", summary="Admin: content-policy refusals per day and code, all accounts"
+)
+def admin_refusals(
+    request: Request,
+    _s: Admin,
+    days: Annotated[int, Query(ge=1, le=90, description="days back, today included")] = 30,
+) -> dict[str, Any]:
+    rt = runtime(request)
+    report = rt.accounts.usage(None, days=days)
+    totals = report.refusal_totals()
+    return {
+        "policy": rt.policy.describe(),
+        "days": [{"date": d, **t} for d, t in zip(report.days, totals, strict=True)],
+        "keys": {
+            k.id: {"name": k.name, "account_id": k.account_id}
+            for k in report.keys
+            if any(k.id in day for day in report.refusals)
+        },
+        "by_key": [
+            {"date": d, "key_id": key_id, **codes}
+            for d, day in zip(report.days, report.refusals, strict=True)
+            for key_id, codes in sorted(day.items())
         ],
     }

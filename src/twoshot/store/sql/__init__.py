@@ -7,6 +7,7 @@
 - ``accounts``: accounts, one-time sign-in links, dashboard sessions;
 - ``limits``: usage counters, throttles and queue depth;
 - ``usage``: the dashboard's reads (usage per day, an account's tasks, workers);
+- ``refusals``: content-policy refusals per key, day and code;
 - ``webhooks``: the delivery rows.
 
 ``SqlStore`` is all of them; the contract suite in ``tests/store`` runs against it on both
@@ -20,6 +21,7 @@ from twoshot.store.sql.base import hash_secret, make_engine
 from twoshot.store.sql.keys import KEY_PREFIX, WORKER_PREFIX, new_webhook_secret
 from twoshot.store.sql.limits import LimitStore
 from twoshot.store.sql.queue import QueueStore
+from twoshot.store.sql.refusals import RefusalStore
 from twoshot.store.sql.tasks import TaskStore
 from twoshot.store.sql.usage import UsageStore
 from twoshot.store.sql.webhooks import WebhookStore
@@ -34,5 +36,7 @@ __all__ = [
 ]
 
 
-class SqlStore(QueueStore, TaskStore, AccountStore, LimitStore, UsageStore, WebhookStore):
+class SqlStore(
+    QueueStore, TaskStore, AccountStore, LimitStore, UsageStore, RefusalStore, WebhookStore
+):
     """The whole ``Store``."""

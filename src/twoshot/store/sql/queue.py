@@ -12,6 +12,7 @@ from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.store.base import Ended, Heartbeat
 from twoshot.store.schema import tasks, workers
 from twoshot.store.sql.base import SqlBase, upsert
+from twoshot.store.sql.refusals import RESULT_REFUSALS, add_refusal
 
 PROCESSING = TaskStatus.PROCESSING.value
 
@@ -179,6 +180,9 @@ class QueueStore(SqlBase):
                 error_code=error.code if error else None,
                 error_message=error.message if error else None,
             )
+            if done and error is not None and error.code in RESULT_REFUSALS:
+                key_id = conn.execute(select(tasks.c.api_key_id).where(tasks.c.id == task_id))
+                add_refusal(conn, key_id.scalar_one(), error.code, int(self._clock() // 86400))
         return bool(done)
 
     def release(self, task_id: str, owner: str) -> bool:

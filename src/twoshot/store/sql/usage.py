@@ -6,7 +6,7 @@ rows never answer another's question.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Select, Table, func, select
 
 from twoshot.domain import Task, TaskStatus
 from twoshot.store.base import UsageRow, WorkerSeen
@@ -24,21 +24,34 @@ def _keys_of(account_id: str | None, key_id: str | None = None) -> Select[tuple[
     return mine
 
 
+def daily_rows(
+    conn: Connection,
+    table: Table,
+    what: str,
+    account_id: str | None,
+    first_day: int,
+    key_id: str | None,
+) -> list[UsageRow]:
+    """Rows of a per-(key, day, ``what``) count table from ``first_day``, for the account's
+    keys (or one of them), in (day, key, ``what``) order."""
+    rows = conn.execute(
+        select(table)
+        .where(
+            table.c.api_key_id.in_(_keys_of(account_id, key_id)),
+            table.c.day >= first_day,
+        )
+        .order_by(table.c.day, table.c.api_key_id, table.c[what])
+    ).all()
+    return [UsageRow(r.day, r.api_key_id, r._mapping[what], int(r._mapping["count"])) for r in rows]
+
+
 class UsageStore(SqlBase):
     def usage(
         self, account_id: str | None, first_day: int, key_id: str | None = None
     ) -> list[UsageRow]:
         """Ended tasks per (day, key, outcome) from ``first_day`` (days since the epoch, UTC)."""
         with self._read() as conn:
-            rows = conn.execute(
-                select(usage_daily)
-                .where(
-                    usage_daily.c.api_key_id.in_(_keys_of(account_id, key_id)),
-                    usage_daily.c.day >= first_day,
-                )
-                .order_by(usage_daily.c.day, usage_daily.c.api_key_id, usage_daily.c.status)
-            ).all()
-        return [UsageRow(r.day, r.api_key_id, r.status, int(r._mapping["count"])) for r in rows]
+            return daily_rows(conn, usage_daily, "status", account_id, first_day, key_id)
 
     def submitted_since(self, account_id: str | None, since: float) -> dict[str, int]:
         """Tasks submitted since ``since`` per key of the account (keys with none left out)."""
