@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from twoshot.domain import Account, ApiKey
 from twoshot.errors import InvalidInput, NotFound, RateLimited, Unauthorized
-from twoshot.store import Store, UsageRow
+from twoshot.store import Hit, Store, UsageRow
 
 OUTCOMES = ("completed", "failed", "canceled")
 MIN_PASSWORD = 10
@@ -183,14 +183,27 @@ class Accounts:
 
     def sign_in(self, email: str, password: str, address: str) -> SignedIn:
         """Email and password, or 401 with one message whatever was wrong; 429 after
-        ``failures_per_account`` failures for one email or ``failures_per_address`` from one
-        address within the throttle window."""
+        ``failures_per_account`` attempts for one email, or ``failures_per_address`` from one
+        address, within the throttle window.
+
+        An attempt is counted before its password is checked, by the statement that checks
+        the limit (``Store.count``): of 40 wrong passwords sent at once, at most the limit
+        are checked. The account's limit comes first, so an address that has used up its own
+        count does not raise the account's (nor lock its owner out); a right password clears
+        the account's count and takes its attempt back from the address's."""
         now = self._clock()
         window = int(now // THROTTLE_WINDOW)
-        subjects = [f"sign-in:email:{email.strip().lower()[:254]}", f"sign-in:addr:{address}"]
         expires = (window + 2) * THROTTLE_WINDOW
-        by_email, by_address = self.store.throttle(subjects, f"q:{window}", expires, n=0)
-        if by_email >= self._per_account or by_address >= self._per_address:
+        hits = [
+            Hit(
+                f"sign-in:email:{email.strip().lower()[:254]}",
+                f"q:{window}",
+                expires,
+                self._per_account,
+            ),
+            Hit(f"sign-in:addr:{address[:200]}", f"q:{window}", expires, self._per_address),
+        ]
+        if self.store.count(hits) is not None:
             retry = int((window + 1) * THROTTLE_WINDOW - now) + 1
             raise RateLimited(
                 f"too many failed sign-ins; try again in {retry} s",
@@ -204,12 +217,12 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or found is None:
-            self.store.throttle(subjects, f"q:{window}", expires, n=1)
             raise Unauthorized("the email or the password is wrong", code="sign_in_failed")
         account, hashed = found
         if self._hasher.check_needs_rehash(hashed):
             self.store.set_password(account.id, self._hasher.hash(password))
-        self.store.clear_throttle(subjects[0])
+        self.store.clear_count(hits[0].subject)
+        self.store.uncount(hits[1:])
         return self._new_session(account)
 
     def session(self, token: str | None) -> tuple[Account, str] | None:
