@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
@@ -26,7 +27,6 @@ from twoshot.api.deps import client_address, runtime
 from twoshot.api.views import ERRORS
 from twoshot.errors import RateLimited
 from twoshot.images import Limits
-from twoshot.provenance import verify
 from twoshot.runtime import Runtime
 from twoshot.store import Hit
 
@@ -45,6 +45,8 @@ class ManifestBody(BaseModel):
     signer: str | None
     issuer: str | None
     failures: list[str]
+    signer_fingerprint: str | None
+    signed_by: str | None
 
 
 class WatermarkBody(BaseModel):
@@ -59,6 +61,8 @@ class WatermarkBody(BaseModel):
 
 class VerifyBody(BaseModel):
     marked: bool
+    signed_by_trusted_signer: bool
+    signed_by_this_server: bool
     manifest: ManifestBody
     watermark: WatermarkBody
 
@@ -119,9 +123,12 @@ def _count(rt: Runtime, address: str) -> None:
     summary="Check a picture for Content Credentials and the invisible watermark (no key)",
 )
 async def verify_image(request: Request, image: Annotated[UploadFile, File()]) -> dict:
-    """``marked`` is true when the picture carries a valid manifest or the watermark.
-    ``manifest.trusted`` needs the signer's root among the server's trust anchors
-    (``TWOSHOT_C2PA_TRUST_ANCHORS``); a development certificate is valid but untrusted."""
+    """Two separate answers (README: Provenance says what each field proves):
+
+    - ``marked``: a mark says the picture was made by a machine (a valid manifest by any
+      signer, or this installation's watermark). Anyone can make such a manifest.
+    - ``signed_by_trusted_signer``: the manifest is signed by this server's own signer
+      (``signed_by_this_server``) or by one that chains to ``TWOSHOT_C2PA_TRUST_ANCHORS``."""
     rt = runtime(request)
     await run_in_threadpool(_count, rt, client_address(request))
     settings = rt.settings
@@ -130,11 +137,12 @@ async def verify_image(request: Request, image: Annotated[UploadFile, File()]) -
     anchors = settings.c2pa_trust_anchors
     async with _turns(request).turn(settings.verify_wait):
         verdict = await run_in_threadpool(
-            verify,
+            partial(
+                rt.provenance.verify,
+                limits=limits,
+                field="image",
+                trust_anchors=anchors.read_bytes() if anchors else None,
+            ),
             data,
-            limits=limits,
-            field="image",
-            trust_anchors=anchors.read_bytes() if anchors else None,
-            watermark_key=settings.watermark_key,
         )
     return verdict.as_dict()
