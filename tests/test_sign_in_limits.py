@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.store.test_contract import opened_store
-from twoshot.errors import NotFound, RateLimited, Unauthorized
+from twoshot.errors import InvalidInput, NotFound, RateLimited, Unauthorized
 from twoshot.service.accounts import Accounts
 from twoshot.store import SqlStore
 
@@ -153,3 +153,16 @@ def test_links_issued_at_once_leave_one_alive(accounts: Accounts) -> None:
         except NotFound:
             pass
     assert len(alive) == 1
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["aaaaaaaaaa", "password1234", "qwertyuiop123", "dev@example.com1", "Summer2026", "x" * 300],
+)
+def test_guessable_passwords_are_refused(accounts: Accounts, password: str) -> None:
+    _, token = accounts.create("dev@example.com")
+    with pytest.raises(InvalidInput) as refused:
+        accounts.set_password(token, password)
+    assert refused.value.code == "weak_password" and refused.value.field == "password"
+    assert accounts.link_account(token)  # a refused password leaves the link alive
+    assert accounts.set_password(token, "plinth marigold ferry 7").account.has_password
