@@ -129,6 +129,7 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=None, description="serve /metrics on its own port (and not on the API's)"
     )
+    metrics_host: str = Field(default="127.0.0.1", description="the address of that port")
 
     # the flux2-klein engine (GPU, 24 GB cards)
     flux_model_dir: Path | None = Field(

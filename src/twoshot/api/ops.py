@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from twoshot.api.deps import runtime
+from twoshot.api.deps import client_address, runtime
+from twoshot.errors import Forbidden, NotFound, Unauthorized
 from twoshot.metrics import CONTENT_TYPE
 from twoshot.worker import WorkerState
 
@@ -19,7 +23,30 @@ async def healthz() -> dict:
 
 @router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response)
 def metrics(request: Request) -> Response:
+    """Worker ids, queue depth and failures are the operator's: with TWOSHOT_METRICS_PORT
+    they are on their own port only; with TWOSHOT_METRICS_TOKEN they need it as a bearer
+    token; with neither, only a client on this machine gets them."""
+    settings = runtime(request).settings
+    if settings.metrics_port is not None:
+        raise NotFound(f"metrics are served on their own port ({settings.metrics_port})")
+    if settings.metrics_token:
+        expected = f"Bearer {settings.metrics_token}".encode()
+        if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
+            raise Unauthorized("send the metrics token: Authorization: Bearer <token>")
+    elif not _loopback(client_address(request)):
+        raise Forbidden(
+            "metrics answer only clients on this machine; set TWOSHOT_METRICS_TOKEN (or "
+            "TWOSHOT_METRICS_PORT) to scrape them from elsewhere",
+            code="metrics_forbidden",
+        )
     return Response(runtime(request).metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 @router.get("/readyz", summary="The store answers and the workers run")

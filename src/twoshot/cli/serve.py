@@ -39,6 +39,12 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
         rt.close()
         raise click.ClickException(f"could not start the {settings.engine} engine: {exc}") from exc
     config = uvicorn_config(create_app(rt), settings, host, port, log_level)
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            settings.metrics_port, addr=settings.metrics_host, registry=rt.metrics.registry
+        )
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:
