@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -49,7 +50,27 @@ def _loopback(address: str) -> bool:
         return False
 
 
-@router.get("/readyz", summary="The store answers and the workers run")
+BLOB_CHECK_EVERY = 5.0  # seconds: a balancer polling /readyz does not write each time
+
+
+def _blobs_writable(request: Request) -> str:
+    """Whether the blob store takes a write: a replica whose disk is full or read-only
+    fails every task (storage_error), so the balancer should stop sending it work."""
+    state = request.app.state
+    checked = getattr(state, "blobs_checked", None)
+    now = time.monotonic()
+    if checked is not None and now - checked[0] < BLOB_CHECK_EVERY:
+        return str(checked[1])
+    try:
+        runtime(request).blobs.check_writable()
+        verdict = "ok"
+    except Exception as exc:
+        verdict = f"failing: {type(exc).__name__}"
+    state.blobs_checked = (now, verdict)
+    return verdict
+
+
+@router.get("/readyz", summary="The store answers, the blob store takes writes, workers run")
 def readyz(request: Request) -> JSONResponse:
     rt = runtime(request)
     checks: dict[str, str] = {}
@@ -59,6 +80,7 @@ def readyz(request: Request) -> JSONResponse:
     except Exception as exc:
         queue = {}
         checks["store"] = f"failing: {type(exc).__name__}"
+    checks["blobs"] = _blobs_writable(request)
     dead = [w.owner for w in rt.workers if w.state is WorkerState.STOPPED]
     checks["workers"] = "ok" if not dead else f"stopped: {', '.join(dead)}"
     ready = all(v == "ok" for v in checks.values())
