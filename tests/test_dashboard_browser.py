@@ -58,6 +58,11 @@ def test_a_developer_signs_in_makes_a_key_sees_its_task_and_revokes_it(site: Liv
         page = chromium.new_page(viewport={"width": 1280, "height": 820})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # a script or style the CSP refused (no 'unsafe-inline') shows as a console error
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         page.on("dialog", lambda d: d.accept())
 
         page.goto(site.url + "/dashboard")  # not signed in: to the sign-in page

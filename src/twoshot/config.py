@@ -116,6 +116,35 @@ class Settings(BaseSettings):
     verify_per_minute: int = Field(
         default=30, ge=0, description="POST /api/verify per client address (0: no limit)"
     )
+    verify_max_pixels: int = Field(
+        default=40_000_000, ge=1, description="the most pixels a picture to verify may have"
+    )
+    verify_concurrency: int = Field(
+        default=2, ge=1, description="verifies at once in one process; the rest wait"
+    )
+    verify_wait: float = Field(
+        default=5.0, ge=0, description="seconds a verify waits for a turn before 429 busy"
+    )
+
+    # the HTTP server (twoshot serve)
+    trusted_proxies: str = Field(
+        default="",
+        description="addresses whose X-Forwarded-For/-Proto count (comma-separated, '*': any)",
+    )
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's head"
+    )
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, description="a request's head")
+    max_connections: int = Field(
+        default=1000, ge=0, description="connections one serve holds (0: no limit); then 503"
+    )
+    metrics_token: str | None = Field(
+        default=None, description="bearer token for /metrics on the API port"
+    )
+    metrics_port: int | None = Field(
+        default=None, description="serve /metrics on its own port (and not on the API's)"
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="the address of that port")
 
     # the flux2-klein engine (GPU, 24 GB cards)
     flux_model_dir: Path | None = Field(
@@ -193,6 +222,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'twoshot.db').resolve()}"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def allowed_engines(self) -> list[str]:

@@ -8,12 +8,13 @@ TwoshotError            every domain error; ``code`` is stable, ``field`` names 
 │   └── UrlRefused      400 url_not_allowed, fetch_failed
 ├── PayloadTooLarge     413 payload_too_large: bytes or pixels over the limit
 ├── Unauthorized        401 unauthorized, sign_in_failed
-├── Forbidden           403 csrf_failed, admin_only
+├── Forbidden           403 csrf_failed, admin_only, metrics_forbidden
 ├── NotFound            404 not_found
 ├── Conflict            409 conflict: e.g. an Idempotency-Key reused with another body
-├── RateLimited         429 rate_limited, quota_exceeded, queue_full (with retry_after)
+├── RateLimited         429 rate_limited, quota_exceeded, queue_full, too_many_sign_ins, busy
 └── JobFailed           a task's terminal failure (engine_error, unsafe_content, ...): never
-                        an HTTP answer
+    │                   an HTTP answer
+    └── StorageError    storage_error: the result could not be written to the blob store
 
 Only ``twoshot.api`` turns these into HTTP statuses.
 """
@@ -84,6 +85,13 @@ class RateLimited(TwoshotError):
 
 class JobFailed(TwoshotError):
     code = "engine_error"
+
+
+class StorageError(JobFailed):
+    """The engine made the picture, and the blob store refused it (full, read-only, gone):
+    the operator's problem, not the engine's, and ``/readyz`` says so too."""
+
+    code = "storage_error"
 
 
 class Canceled(Exception):

@@ -51,6 +51,52 @@ def check_size(n_bytes: int, limits: Limits, field: str | None) -> None:
 
 def decode(data: bytes, limits: Limits, field: str | None = None) -> Decoded:
     what = field or "the image"
+    image = _open(data, limits, field)
+    _load(image, what, field)
+    return Decoded(image=_to_rgb(image, what, field), sha256=hashlib.sha256(data).hexdigest())
+
+
+def decode_luma(
+    data: bytes, limits: Limits, budget: int, field: str | None = None
+) -> tuple[np.ndarray, str]:
+    """The picture's luminance, at most ``budget`` pixels, and its format: for reading a
+    watermark, which lives in the luminance and survives a downscale. A JPEG is reduced
+    while it is decoded (libjpeg's DCT scaling to 1/2, 1/4 or 1/8, straight to grey), so a
+    40 MP JPEG never exists at full size; other formats are decoded, then box-reduced."""
+    what = field or "the image"
+    image = _open(data, limits, field)
+    fmt = image.format or "JPEG"
+    factor = reduction(image.size, budget)
+    if fmt == "JPEG" and factor > 1:
+        image.draft("L", (-(-image.width // factor), -(-image.height // factor)))
+    _load(image, what, field)
+    with contextlib.suppress(Exception):  # a broken EXIF block leaves the pixels usable
+        image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        image = _to_8bit(image)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        image = _to_rgb(image, what, field)  # on white, as every other decode sees it
+    if image.mode != "L":
+        image = image.convert("L")
+    rest = reduction(image.size, budget)
+    if rest > 1:
+        image = image.reduce(rest)
+    return np.asarray(image), fmt
+
+
+def reduction(size: tuple[int, int], budget: int) -> int:
+    """The smallest power of two that brings ``size`` within ``budget`` pixels."""
+    factor = 1
+    while (size[0] // factor) * (size[1] // factor) > budget:
+        factor *= 2
+    return factor
+
+
+def _open(data: bytes, limits: Limits, field: str | None) -> Image.Image:
+    """The opened picture, its header checked (format, bytes, pixels); nothing decoded."""
+    what = field or "the image"
     if not data:
         raise InvalidImage(f"{what} is empty (0 bytes); send a JPEG, PNG or WebP file", field=field)
     check_size(len(data), limits, field)
@@ -76,12 +122,15 @@ def decode(data: bytes, limits: Limits, field: str | None = None) -> Decoded:
         raise _too_many_pixels(what, (width, height), limits, field)
     if width < 1 or height < 1:
         raise InvalidImage(f"{what} has no pixels", field=field)
+    return image
+
+
+def _load(image: Image.Image, what: str, field: str | None) -> None:
     try:
         image.load()
     except Exception as exc:
         reason = "is truncated" if "truncated" in str(exc) else f"is corrupt ({exc})"
         raise InvalidImage(f"{what} {reason}; send the complete file", field=field) from None
-    return Decoded(image=_to_rgb(image, what, field), sha256=hashlib.sha256(data).hexdigest())
 
 
 def _too_many_pixels(

@@ -292,7 +292,8 @@ def remote_worker(
         evaluator=evaluator,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.poll_interval,
-        provenance=Provenance.from_settings(settings),  # signs with this machine's settings
+        # signs with this machine's settings
+        provenance=Provenance.from_settings(settings, remote=True),
         metrics=Metrics(),  # no queue gauge: this machine does not see the database
         screen=ContentPolicy.from_settings(settings).results,  # results screened before upload
     )

@@ -1,4 +1,4 @@
-"""The store contract for accounts, sign-in links, sessions, throttles, usage and workers, on
+"""The store contract for accounts, sign-in links, sessions, usage and workers, on
 SQLite and PostgreSQL; and the migration that gives older keys the default account."""
 
 from __future__ import annotations
@@ -130,19 +130,6 @@ def test_sessions_expire_and_end(backend: tuple[SqlStore, Clock]) -> None:
     assert store.session(token) is None and store.session(other) is not None
     clock.now += 101
     assert store.session(other) is None
-
-
-def test_throttles(backend: tuple[SqlStore, Clock]) -> None:
-    store, clock = backend
-    assert store.throttle(["x", "y"], "q:1", clock.now + 10, n=0) == [0, 0]
-    assert store.throttle(["x", "y"], "q:1", clock.now + 10) == [1, 1]
-    assert store.throttle(["x"], "q:1", clock.now + 10) == [2]
-    assert store.throttle(["x", "y"], "q:2", clock.now + 10, n=0) == [0, 0]  # a new window
-    store.clear_throttle("x")
-    assert store.throttle(["x", "y"], "q:1", clock.now + 10, n=0) == [0, 1]
-    clock.now += 11
-    store.throttle(["z"], "q:3", clock.now + 10)  # expired rows are swept
-    assert store.throttle(["y"], "q:1", clock.now + 10, n=0) == [0]
 
 
 def test_usage_is_counted_as_tasks_end_and_outlives_them(backend: tuple[SqlStore, Clock]) -> None:

@@ -369,19 +369,6 @@ def test_count_by_status(store: SqlStore, key_id: str) -> None:
     assert counts["queued"] == 2 and counts["processing"] == 1 and counts["completed"] == 0
 
 
-def test_usage_counters(store: SqlStore, key_id: str, clock: Clock) -> None:
-    windows = [("m:1", clock.now + 60), ("d:1", clock.now + 86400)]
-    assert store.count_usage(key_id, windows, 2) == [2, 2]
-    assert store.count_usage(key_id, windows, 3) == [5, 5]
-    store.uncount_usage(key_id, ["m:1", "d:1"], 3)
-    assert store.count_usage(key_id, [("m:1", clock.now + 60)], 1) == [3]
-    clock.now += 120  # the minute window expired and is swept; the day window stays
-    assert store.count_usage(key_id, [("m:2", clock.now + 60), ("d:1", clock.now + 86400)], 1) == [
-        1,
-        3,
-    ]
-
-
 def test_queued_count(store: SqlStore, key_id: str) -> None:
     store.submit([task(key_id, n) for n in range(3)], None, "{}")
     store.claim("w", ["e"], 30)

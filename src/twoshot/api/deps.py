@@ -40,6 +40,13 @@ async def api_key(request: Request, secret: str | None = Security(api_key_header
     return await run_in_threadpool(authenticate, runtime(request), secret)
 
 
+def client_address(request: Request) -> str:
+    """The client's address, as the per-address limits count it: the connection's peer,
+    or what a trusted proxy said in X-Forwarded-For (``TWOSHOT_TRUSTED_PROXIES``, applied
+    by uvicorn; by default no proxy is trusted and the header changes nothing)."""
+    return request.client.host if request.client else "unknown"
+
+
 def base_url(request: Request) -> str:
     """Where result URLs point: TWOSHOT_PUBLIC_URL, else the host the client asked for
     (what Starlette's ``request.base_url`` gives, without building a URL object per poll)."""

@@ -49,6 +49,19 @@ async def _read(rt: Runtime, ident: str, key: ApiKey) -> Task | Batch:
     return await read(rt, rt.service.lookup, ident, key)
 
 
+async def _reread(rt: Runtime, request: Request, ident: str) -> Task | Batch:
+    """A waiter's re-read, with its key checked again: a key revoked, or an account
+    disabled, while its client waits gets 401, not the result."""
+    key = await read(rt, rt.service.authenticate, request.headers.get("x-api-key"))
+    return await _read(rt, ident, key)
+
+
+def last_event_id(header: str) -> int:
+    """Where a stream resumes: ``Last-Event-ID`` as ASCII digits only (``str.isdigit`` takes
+    "²" too, which ``int`` refuses) and at most 9 of them; anything else starts afresh."""
+    return int(header) if 0 < len(header) <= 9 and header.isascii() and header.isdigit() else -1
+
+
 def _ended(target: Task | Batch) -> bool:
     return target.status.is_terminal()  # a batch's: terminal once every task is
 
@@ -71,7 +84,7 @@ async def answer_after_waiting(
             if left <= 0 or rt.events.closing:  # time is up, or the server is stopping
                 return JSONResponse(answer, headers=applied)
             recheck.woken(await watch.wait(min(left, recheck.interval)))
-            target = await _read(rt, answer["task_id"], key)
+            target = await _reread(rt, request, answer["task_id"])
     return JSONResponse(status_body(target, base_url(request)), headers=applied)
 
 
@@ -116,9 +129,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
 
     async def stream() -> AsyncIterator[str]:
         current: Task | Batch = target
-        sent = -1  # task: the last progress in per mille; batch: items sent
-        if resume.isdigit():
-            sent = int(resume)
+        sent = last_event_id(resume)  # task: the last progress in per mille; batch: items sent
         yield "retry: 1000\n\n"
         last_write = time.monotonic()
         recheck = Recheck(rt.settings.live_recheck)
@@ -153,8 +164,8 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
                     yield ": keep-alive\n\n"
                     last_write = time.monotonic()
                 try:
-                    current = await _read(rt, task_id, key)
-                except TwoshotError as exc:  # deleted while watched, say
+                    current = await _reread(rt, request, task_id)
+                except TwoshotError as exc:  # deleted while watched, or the key revoked
                     yield _event("error", {"error": exc.to_dict()})
                     return
 

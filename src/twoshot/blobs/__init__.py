@@ -44,6 +44,7 @@ class Blobs(Protocol):
     def get_result(self, name: str) -> bytes | None: ...
     def delete_result(self, name: str) -> None: ...
     def result_ages(self) -> Iterator[tuple[str, float]]: ...
+    def check_writable(self) -> None: ...  # raises when a write would fail
 
 
 class LocalBlobs:
@@ -99,6 +100,18 @@ class LocalBlobs:
 
     def put_result(self, name: str, data: bytes) -> None:
         self._write_atomic(self._result_path(name), data)
+
+    def check_writable(self) -> None:
+        """Write and remove a small file where inputs and results go (a full or read-only
+        disk raises here, as a real write would)."""
+        for folder in (self._inputs, self._results):
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".probe-")
+            try:
+                os.write(fd, b"\0" * 4096)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                Path(tmp).unlink(missing_ok=True)
 
     def get_result(self, name: str) -> bytes | None:
         try:

@@ -7,6 +7,7 @@ being proxied through the API. Credentials come from the usual AWS variables or 
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -74,6 +75,12 @@ class S3Blobs:
             for obj in page.get("Contents", []):
                 name = obj["Key"].rsplit("/", 1)[-1].removesuffix(".jpg")
                 yield name, now - obj["LastModified"].timestamp()
+
+    def check_writable(self) -> None:
+        """Write and remove a small object under the prefix (credentials, bucket policy)."""
+        key = f"{self._prefix}probe/{secrets.token_hex(8)}"
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=b"probe")
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
 
     def put_result(self, name: str, data: bytes) -> None:
         self._s3.put_object(

@@ -20,6 +20,7 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
 
     from twoshot.api import create_app
     from twoshot.runtime import Background, Runtime, default_evaluator
+    from twoshot.serving import uvicorn_config
 
     settings = load_settings()
     configure_logging(log_level, settings)
@@ -37,9 +38,13 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
     except Exception as exc:
         rt.close()
         raise click.ClickException(f"could not start the {settings.engine} engine: {exc}") from exc
-    config = uvicorn.Config(
-        create_app(rt), host=host, port=port, log_level=log_level, access_log=False
-    )
+    config = uvicorn_config(create_app(rt), settings, host, port, log_level)
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            settings.metrics_port, addr=settings.metrics_host, registry=rt.metrics.registry
+        )
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:

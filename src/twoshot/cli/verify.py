@@ -19,9 +19,10 @@ def verify(images: tuple[str, ...], as_json: bool) -> None:
     from pathlib import Path
 
     from twoshot.errors import TwoshotError
-    from twoshot.provenance import verify as check
+    from twoshot.provenance import Provenance
 
     settings = load_settings()
+    check = Provenance.from_settings(settings).verify
     anchors = settings.c2pa_trust_anchors.read_bytes() if settings.c2pa_trust_anchors else None
     status = 0
     for name in images:
@@ -29,7 +30,6 @@ def verify(images: tuple[str, ...], as_json: bool) -> None:
             verdict = check(
                 Path(name).read_bytes(),
                 trust_anchors=anchors,
-                watermark_key=settings.watermark_key,
             )
         except TwoshotError as exc:
             click.echo(f"{name}: cannot read: {exc.message}", err=True)
@@ -42,9 +42,13 @@ def verify(images: tuple[str, ...], as_json: bool) -> None:
             continue
         m, w = verdict.manifest, verdict.watermark
         if m.present:
-            trust = "trusted" if m.trusted else "untrusted signer"
+            trust = {
+                "this_server": "this server's signer",
+                "trust_anchor": "a trusted signer",
+            }.get(m.signed_by or "", "an unknown signer: anyone can make one")
             manifest = (
-                f"{'valid' if m.valid else 'INVALID'} ({trust}: {m.signer}), "
+                f"{'valid' if m.valid else 'INVALID'} ({trust}: {m.signer}, "
+                f"sha256 {m.signer_fingerprint}), "
                 f"{m.digital_source_type}, {m.generator} {m.software_agent or ''}".rstrip()
             )
         else:

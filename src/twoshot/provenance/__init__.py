@@ -14,7 +14,6 @@ way to detect it. ``TWOSHOT_PROVENANCE`` chooses the layers (both by default).
 
 from __future__ import annotations
 
-import io
 import logging
 import secrets
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from twoshot import __version__
-from twoshot.images import Limits, decode, encode_jpeg
+from twoshot.images import Limits, decode_luma, encode_jpeg
 from twoshot.provenance.credentials import (
     Credentials,
     CredentialsError,
@@ -33,6 +32,7 @@ from twoshot.provenance.credentials import (
     SignerConfig,
     read_manifest,
 )
+from twoshot.provenance.signer import OwnSigner
 from twoshot.provenance.watermark import Detection, Payload, Watermark
 
 __all__ = [
@@ -50,6 +50,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LAYERS = ("c2pa", "watermark")
+PUBLIC_KEY = "public"  # TWOSHOT_WATERMARK_KEY=public: twoshot's published key, by choice
+# the most pixels a verify reads the watermark from: results are at most 2048², so theirs are
+# read whole; a larger picture is reduced by a power of two, while it is decoded when JPEG
+READ_PIXELS = 2048 * 2048
 GENERATIVE = "trainedAlgorithmicMedia"
 
 
@@ -74,7 +78,7 @@ class Provenance:
         layers: set[str],
         *,
         credentials: Credentials | None = None,
-        watermark: Watermark | None = None,
+        watermark_key: str = PUBLIC_KEY,
         server_id: int = 0,
     ):
         unknown = layers - set(LAYERS)
@@ -87,12 +91,43 @@ class Provenance:
             raise ValueError("the c2pa layer needs credentials")
         self.layers = layers
         self._credentials = credentials if "c2pa" in layers else None
-        self._watermark = (watermark or Watermark()) if "watermark" in layers else None
+        self.watermark_key = watermark_key
+        self._watermark = _watermark(watermark_key) if "watermark" in layers else None
         self.server_id = server_id
 
+    @property
+    def own_signer(self) -> OwnSigner | None:
+        return self._credentials.own if self._credentials is not None else None
+
+    def verify(
+        self,
+        data: bytes,
+        *,
+        limits: Limits | None = None,
+        field: str | None = None,
+        trust_anchors: bytes | None = None,
+    ) -> Verdict:
+        """``verify`` with this installation's watermark key and its own signer."""
+        return verify(
+            data,
+            limits=limits,
+            field=field,
+            trust_anchors=trust_anchors,
+            watermark_key=self.watermark_key,
+            own=self.own_signer,
+        )
+
     @classmethod
-    def from_settings(cls, settings: Any) -> Provenance:
+    def from_settings(cls, settings: Any, *, remote: bool = False) -> Provenance:
+        """``remote``: for a worker on another machine, which must mark with the server's
+        watermark key (TWOSHOT_WATERMARK_KEY), or the server's verify will not see it."""
         layers = parse_layers(settings.provenance)
+        if remote and "watermark" in layers and not settings.watermark_key:
+            log.warning(
+                "TWOSHOT_WATERMARK_KEY is not set on this remote worker: its results are "
+                "watermarked with this machine's own key, which the server's verify does not "
+                "know. Set it to the server's (TWOSHOT_DATA_DIR/provenance/watermark-key)."
+            )
         credentials = None
         if "c2pa" in layers:
             credentials = Credentials.configure(
@@ -113,7 +148,7 @@ class Provenance:
         return cls(
             layers,
             credentials=credentials,
-            watermark=_watermark(settings.watermark_key),
+            watermark_key=watermark_key(settings.data_dir, settings.watermark_key),
             server_id=server_id(settings.data_dir, settings.watermark_id),
         )
 
@@ -146,7 +181,25 @@ def parse_layers(value: str) -> set[str]:
 
 
 def _watermark(key: str | None) -> Watermark:
-    return Watermark(key.encode()) if key else Watermark()
+    return Watermark(key.encode()) if key and key != PUBLIC_KEY else Watermark()
+
+
+def watermark_key(data_dir: Path, configured: str | None) -> str:
+    """This installation's watermark key: TWOSHOT_WATERMARK_KEY, else one drawn at first
+    start and kept in the data dir, like the development CA (give it to every replica and
+    remote worker). Only this installation can read its marks, and nobody else can stamp
+    them onto a picture. ``public`` chooses twoshot's public key: then anyone with twoshot
+    can read the marks, and make them."""
+    if configured:
+        return configured
+    path = data_dir / "provenance" / "watermark-key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.touch(mode=0o600)
+    path.write_text(f"{key}\n")
+    return key
 
 
 def server_id(data_dir: Path, configured: int | None) -> int:
@@ -173,13 +226,22 @@ class Verdict:
 
     @property
     def marked(self) -> bool:
-        """A valid manifest, or the watermark: the picture says it was made by a machine."""
+        """A mark says the picture was made by a machine: a valid manifest (by any signer)
+        or this installation's watermark. It proves nothing about who made the mark."""
         return self.manifest.valid or self.watermark.found
+
+    @property
+    def signed_by_trusted_signer(self) -> bool:
+        """A valid manifest signed by this server's own signer, or by one that chains to a
+        configured trust anchor: the manifest's statements are that signer's."""
+        return self.manifest.signed_by in ("this_server", "trust_anchor")
 
     def as_dict(self) -> dict[str, Any]:
         payload = self.watermark.payload
         return {
             "marked": self.marked,
+            "signed_by_trusted_signer": self.signed_by_trusted_signer,
+            "signed_by_this_server": self.manifest.signed_by == "this_server",
             "manifest": self.manifest.as_dict(),
             "watermark": {
                 "found": self.watermark.found,
@@ -200,13 +262,15 @@ def verify(
     field: str | None = None,
     trust_anchors: bytes | None = None,
     watermark_key: str | None = None,
+    own: OwnSigner | None = None,
 ) -> Verdict:
     """Check a picture's Content Credentials and look for the watermark. Raises
     ``InvalidImage`` (400) for bytes that are no JPEG, PNG or WebP, ``PayloadTooLarge`` (413)
     over the limits."""
     limits = limits or Limits(max_bytes=len(data) + 1, max_pixels=40_000_000)
-    decoded = decode(data, limits, field)
-    mime = Image.MIME.get(Image.open(io.BytesIO(data)).format or "", "image/jpeg")
-    manifest = read_manifest(data, mime, trust_anchors)
-    detection = _watermark(watermark_key).detect(np.asarray(decoded.image.convert("RGB")))
+    # the watermark is read from a reduced picture (it survives a 50 % downscale), so what
+    # a verify costs is bounded by READ_PIXELS, not by what the client sent
+    luma, fmt = decode_luma(data, limits, READ_PIXELS, field)
+    manifest = read_manifest(data, Image.MIME.get(fmt, "image/jpeg"), trust_anchors, own)
+    detection = _watermark(watermark_key).detect(luma)
     return Verdict(manifest, detection)

@@ -25,6 +25,8 @@ from typing import Any
 
 import c2pa
 
+from twoshot.provenance.signer import OwnSigner, signer_fingerprint
+
 log = logging.getLogger(__name__)
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -53,6 +55,7 @@ class Credentials:
     def __init__(self, chain_pem: bytes, signer: Any, *, development: bool):
         self.chain_pem = chain_pem
         self.development = development
+        self.own = OwnSigner.from_chain(chain_pem)
         self._signer = signer
         self._context = c2pa.Context.from_dict(_SIGN_SETTINGS)
 
@@ -135,6 +138,13 @@ class ManifestReport:
     signer: str | None = None
     issuer: str | None = None
     failures: tuple[str, ...] = ()
+    # the signer certificate's SHA-256 (hex), when the file's signature holds exactly one
+    # certificate that matches what the SDK validated
+    signer_fingerprint: str | None = None
+    # who the signer is, for a valid manifest: "this_server" (this server's own signer,
+    # proved by its own root), "trust_anchor" (chains to TWOSHOT_C2PA_TRUST_ANCHORS), or
+    # "unknown" (valid, but anyone could have made that certificate)
+    signed_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         body = dict(self.__dict__)
@@ -142,22 +152,16 @@ class ManifestReport:
         return body
 
 
-def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) -> ManifestReport:
+def read_manifest(
+    data: bytes, mime: str, trust_anchors: bytes | None = None, own: OwnSigner | None = None
+) -> ManifestReport:
     """What the picture's Content Credentials say, checked by the SDK. ``trusted`` needs
-    ``trust_anchors`` (PEM) that include the signer's root."""
-    settings: dict[str, Any] = {}
-    if trust_anchors:
-        settings = {
-            "trust": {"trust_anchors": trust_anchors.decode()},
-            "verify": {"verify_trust": True},
-        }
-    try:
-        with c2pa.Reader(mime, io.BytesIO(data), context=c2pa.Context.from_dict(settings)) as r:
-            state = r.get_validation_state()
-            manifest = r.get_active_manifest() or {}
-            results = r.get_validation_results() or {}
-    except c2pa.C2paError:
+    ``trust_anchors`` (PEM) that include the signer's root; ``signed_by`` is
+    ``this_server`` only for this server's own signer (``own``)."""
+    read = _reader(data, mime, trust_anchors)
+    if read is None:
         return ManifestReport(present=False)
+    state, manifest, results = read
     failures = tuple(
         f.get("code", "") for f in results.get("activeManifest", {}).get("failure", [])
     )
@@ -165,9 +169,20 @@ def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) ->
     generators = manifest.get("claim_generator_info") or [{}]
     agent = action.get("softwareAgent") or {}
     info = manifest.get("signature_info") or {}
+    valid = state in ("Valid", "Trusted")
+    serial = info.get("cert_serial_number")
+    signer = info.get("common_name")
+    fingerprint = signer_fingerprint(data, serial, signer) if valid else None
+    signed_by = None
+    if valid:
+        signed_by = "trust_anchor" if state == "Trusted" else "unknown"
+        if own is not None and fingerprint == own.fingerprint and serial == str(own.serial):
+            again = _reader(data, mime, own.root_pem)  # the proof: it chains to our own root
+            if again is not None and again[0] == "Trusted":
+                signed_by = "this_server"
     return ManifestReport(
         present=True,
-        valid=state in ("Valid", "Trusted"),
+        valid=valid,
         trusted=state == "Trusted",
         state=state,
         digital_source_type=(action.get("digitalSourceType") or "").removeprefix(IPTC) or None,
@@ -177,10 +192,32 @@ def read_manifest(data: bytes, mime: str, trust_anchors: bytes | None = None) ->
         or None,
         software_agent=agent.get("name") if isinstance(agent, dict) else str(agent),
         created=action.get("when"),
-        signer=info.get("common_name"),
+        signer=signer,
         issuer=info.get("issuer"),
         failures=failures,
+        signer_fingerprint=fingerprint,
+        signed_by=signed_by,
     )
+
+
+def _reader(
+    data: bytes, mime: str, trust_anchors: bytes | None
+) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    settings: dict[str, Any] = {}
+    if trust_anchors:
+        settings = {
+            "trust": {"trust_anchors": trust_anchors.decode()},
+            "verify": {"verify_trust": True},
+        }
+    try:
+        with c2pa.Reader(mime, io.BytesIO(data), context=c2pa.Context.from_dict(settings)) as r:
+            return (
+                str(r.get_validation_state()),
+                r.get_active_manifest() or {},
+                r.get_validation_results() or {},
+            )
+    except c2pa.C2paError:
+        return None
 
 
 def _created_action(manifest: dict[str, Any]) -> dict[str, Any]:

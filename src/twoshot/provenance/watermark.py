@@ -112,8 +112,10 @@ class Watermark:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> Detection:
-        luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    def detect(self, picture: np.ndarray) -> Detection:
+        """``picture``: H × W × 3 RGB, or H × W luminance (the mark is in every channel)."""
+        grey = picture if picture.ndim == 2 else cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY)
+        luma = grey.astype(np.float32)
         h, w = luma.shape
         if min(h, w) < 128:
             return Detection(False, 0.0, 0.0, None)

@@ -17,15 +17,15 @@ from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from twoshot.domain import Account, ApiKey
 from twoshot.errors import InvalidInput, NotFound, RateLimited, Unauthorized
 from twoshot.safety.refusals import CODES as REFUSALS
-from twoshot.store import Store, UsageRow
+from twoshot.store import Hit, Store, UsageRow
 
 OUTCOMES = ("completed", "failed", "canceled")
-
-MIN_PASSWORD = 10
+MIN_SCORE = 3  # zxcvbn: 0 (too guessable) … 4 (very unguessable)
 MAX_PASSWORD = 256
 THROTTLE_WINDOW = 900.0  # failed sign-ins count in fixed 15-minute windows
 
@@ -193,7 +193,8 @@ class Accounts:
 
     def set_password(self, token: str, password: str) -> SignedIn:
         """Spend a sign-in link on a password, and sign in (a new session)."""
-        self._check_password(password)
+        known = self.store.sign_in_link(token)
+        self._check_password(password, known.email if known else "")
         account = self.store.use_sign_in_link(token, self._hasher.hash(password))
         if account is None:
             self.link_account(token)  # raises with the reason
@@ -202,14 +203,27 @@ class Accounts:
 
     def sign_in(self, email: str, password: str, address: str) -> SignedIn:
         """Email and password, or 401 with one message whatever was wrong; 429 after
-        ``failures_per_account`` failures for one email or ``failures_per_address`` from one
-        address within the throttle window."""
+        ``failures_per_account`` attempts for one email, or ``failures_per_address`` from one
+        address, within the throttle window.
+
+        An attempt is counted before its password is checked, by the statement that checks
+        the limit (``Store.count``): of 40 wrong passwords sent at once, at most the limit
+        are checked. The account's limit comes first, so an address that has used up its own
+        count does not raise the account's (nor lock its owner out); a right password clears
+        the account's count and takes its attempt back from the address's."""
         now = self._clock()
         window = int(now // THROTTLE_WINDOW)
-        subjects = [f"sign-in:email:{email.strip().lower()[:254]}", f"sign-in:addr:{address}"]
         expires = (window + 2) * THROTTLE_WINDOW
-        by_email, by_address = self.store.throttle(subjects, f"q:{window}", expires, n=0)
-        if by_email >= self._per_account or by_address >= self._per_address:
+        hits = [
+            Hit(
+                f"sign-in:email:{email.strip().lower()[:254]}",
+                f"q:{window}",
+                expires,
+                self._per_account,
+            ),
+            Hit(f"sign-in:addr:{address[:200]}", f"q:{window}", expires, self._per_address),
+        ]
+        if self.store.count(hits) is not None:
             retry = int((window + 1) * THROTTLE_WINDOW - now) + 1
             raise RateLimited(
                 f"too many failed sign-ins; try again in {retry} s",
@@ -223,12 +237,12 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or found is None:
-            self.store.throttle(subjects, f"q:{window}", expires, n=1)
             raise Unauthorized("the email or the password is wrong", code="sign_in_failed")
         account, hashed = found
         if self._hasher.check_needs_rehash(hashed):
             self.store.set_password(account.id, self._hasher.hash(password))
-        self.store.clear_throttle(subjects[0])
+        self.store.clear_count(hits[0].subject)
+        self.store.uncount(hits[1:])
         return self._new_session(account)
 
     def session(self, token: str | None) -> tuple[Account, str] | None:
@@ -245,16 +259,25 @@ class Accounts:
         return SignedIn(account, session, csrf)
 
     @staticmethod
-    def _check_password(password: str) -> None:
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInput(
-                f"the password is {len(password)} characters; use at least {MIN_PASSWORD}",
-                code="weak_password",
-                field="password",
-            )
+    def _check_password(password: str, email: str = "") -> None:
+        """Strong enough by zxcvbn's estimate (Dropbox's, which knows common passwords,
+        words, names, keyboard walks, repeats and dates), not by a length rule: at least
+        ``MIN_SCORE`` of 4, about 10^8 guesses."""
         if len(password) > MAX_PASSWORD:
             raise InvalidInput(
                 f"the password is over {MAX_PASSWORD} characters",
+                code="weak_password",
+                field="password",
+            )
+        # zxcvbn's time grows with the length; the first 100 characters decide it
+        estimate = zxcvbn(password[:100], user_inputs=[email, *email.split("@")])
+        if estimate["score"] < MIN_SCORE:
+            advice = " ".join(
+                [estimate["feedback"].get("warning") or "", *estimate["feedback"]["suggestions"]]
+            ).strip()
+            raise InvalidInput(
+                "the password is too easy to guess"
+                + (f": {advice}" if advice else "; add words or characters"),
                 code="weak_password",
                 field="password",
             )

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from twoshot.domain import ApiKey
 from twoshot.errors import RateLimited
-from twoshot.store import Store
+from twoshot.store import Hit, Store
 
 
 class Admission:
@@ -40,32 +40,28 @@ class Admission:
         # an admin's per-key limits (dashboard) win over the server's defaults; 0: none
         per_minute = _first(key.rate_limit_per_minute, self._per_minute)
         per_day = _first(key.quota_per_day, self._per_day)
-        windows: list[tuple[str, float, int, str]] = []  # window, expires_at, limit, what
+        hits: list[Hit] = []  # counted and checked by one statement each (Store.count)
         if per_minute:
             minute = int(now // 60)
-            windows.append((f"m:{minute}", (minute + 2) * 60.0, per_minute, "per minute"))
+            hits.append(Hit(f"key:{key.id}", f"m:{minute}", (minute + 2) * 60.0, per_minute, n))
         if per_day:
             day = int(now // 86400)
-            windows.append((f"d:{day}", (day + 2) * 86400.0, per_day, "per day"))
-        names = [w[0] for w in windows]
-        if windows:
-            counts = self.store.count_usage(key.id, [(w[0], w[1]) for w in windows], n)
-            for (window, _expires, limit, what), count in zip(windows, counts, strict=True):
-                if count > limit:
-                    self.store.uncount_usage(key.id, names, n)
-                    span = 60 if window.startswith("m:") else 86400
-                    retry = int(span - now % span) + 1
-                    raise RateLimited(
-                        f"this key may submit {limit} task(s) {what}; this request would make "
-                        f"{count}. Try again in {retry} s",
-                        code="rate_limited" if span == 60 else "quota_exceeded",
-                        retry_after=retry,
-                    )
+            hits.append(Hit(f"key:{key.id}", f"d:{day}", (day + 2) * 86400.0, per_day, n))
+        over = self.store.count(hits) if hits else None
+        if over is not None:
+            span, what = (60, "per minute") if over.window.startswith("m:") else (86400, "per day")
+            retry = int(span - now % span) + 1
+            raise RateLimited(
+                f"this key may submit {over.limit} task(s) {what}; this request would go over "
+                f"it. Try again in {retry} s",
+                code="rate_limited" if span == 60 else "quota_exceeded",
+                retry_after=retry,
+            )
         try:
             yield
         except BaseException:
-            if windows:
-                self.store.uncount_usage(key.id, names, n)
+            if hits:
+                self.store.uncount(hits)
             raise
 
 

@@ -21,6 +21,19 @@ class Idempotency:
 
 
 @dataclass(frozen=True)
+class Hit:
+    """One count against one limit: ``n`` more in the ``subject``'s counter for ``window``
+    (a fixed window's name, e.g. ``m:29531234``), which may be forgotten after
+    ``expires_at``. ``limit`` 0 counts without a limit."""
+
+    subject: str
+    window: str
+    expires_at: float
+    limit: int = 0
+    n: int = 1
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """The answer to a heartbeat: whether the lease is still ours, and whether to stop."""
 
@@ -173,16 +186,12 @@ class Store(Queue, Protocol):
     def referenced_results(self, names: Sequence[str]) -> set[str]: ...
     def forget_result(self, task_id: str) -> None: ...
 
-    # limits
-    def count_usage(
-        self, api_key_id: str, windows: Sequence[tuple[str, float]], n: int
-    ) -> list[int]: ...
-    def uncount_usage(self, api_key_id: str, windows: Sequence[str], n: int) -> None: ...
+    # limits: every rate limit, quota and throttle is a counter
+    def count(self, hits: Sequence[Hit]) -> Hit | None: ...
+    def uncount(self, hits: Sequence[Hit]) -> None: ...
+    def counted(self, subject: str, window: str) -> int: ...
+    def clear_count(self, subject: str) -> None: ...
     def queued_count(self) -> int: ...
-    def throttle(
-        self, subjects: Sequence[str], window: str, expires_at: float, n: int = 1
-    ) -> list[int]: ...
-    def clear_throttle(self, subject: str) -> None: ...
 
     # webhooks
     def claim_deliveries(self, limit: int, lease_seconds: float) -> list[Delivery]: ...

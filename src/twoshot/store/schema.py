@@ -130,16 +130,6 @@ webhook_deliveries = Table(
     Index("ix_webhook_due", "status", "next_attempt_at"),
 )
 
-usage_counters = Table(
-    "usage_counters",
-    metadata,
-    Column("api_key_id", String(32), primary_key=True),
-    Column("window", String(16), primary_key=True),  # e.g. "m:29531234" or "d:20512"
-    Column("count", Integer, nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Index("ix_usage_expires", "expires_at"),
-)
-
 worker_tokens = Table(
     "worker_tokens",
     metadata,
@@ -174,14 +164,16 @@ sessions = Table(
     Index("ix_sessions_expires", "expires_at"),
 )
 
-throttles = Table(
-    "throttles",
+# every limit's counter: a key's tasks per minute and day, failed sign-ins per account and
+# per address, verifies per address (store/sql/limits.py)
+counters = Table(
+    "counters",
     metadata,
     Column("subject", String(300), primary_key=True),  # e.g. "sign-in:addr:203.0.113.9"
-    Column("window", String(16), primary_key=True),
+    Column("window", String(16), primary_key=True),  # e.g. "m:29531234" or "d:20512"
     Column("count", Integer, nullable=False),
     Column("expires_at", Float, nullable=False),
-    Index("ix_throttles_expires", "expires_at"),
+    Index("ix_counters_expires", "expires_at"),
 )
 
 # images per key, day (UTC) and outcome, counted in the transaction that ends each task: they

@@ -19,7 +19,14 @@ from PIL import Image
 from twoshot.blobs import new_result_name
 from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.engines import Engine, Job, Outcome, Progress, source_type
-from twoshot.errors import Canceled, InvalidImage, JobFailed, LeaseLost, TwoshotError
+from twoshot.errors import (
+    Canceled,
+    InvalidImage,
+    JobFailed,
+    LeaseLost,
+    StorageError,
+    TwoshotError,
+)
 from twoshot.images import Limits, decode, encode_jpeg
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
@@ -252,7 +259,14 @@ class Worker:
             # a remote queue may have been handed an upload for a name of the server's choice
             name_for = getattr(self._blobs, "result_name", None)
             result = name_for(task.id) if name_for is not None else new_result_name()
-            self._blobs.put_result(result, jpeg)
+            try:
+                self._blobs.put_result(result, jpeg)
+            except Exception as exc:
+                log.exception("task %s: the result could not be stored", task.id)
+                raise StorageError(
+                    f"the result could not be stored ({type(exc).__name__}); the server's "
+                    "storage is failing, try again later"
+                ) from None
             status = TaskStatus.COMPLETED
         except Canceled:
             status = TaskStatus.CANCELED

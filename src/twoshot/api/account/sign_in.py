@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from twoshot.api.account.session import COOKIE, Changing, Signed, account_router, json_only
-from twoshot.api.deps import runtime
+from twoshot.api.deps import client_address, runtime
 from twoshot.domain import Account
 from twoshot.service.accounts import SignedIn
 
@@ -59,16 +59,14 @@ def _signed_in(request: Request, signed: SignedIn) -> JSONResponse:
     return response
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/sign-in", summary="Sign in with email and password (sets the session cookie)")
 def sign_in(request: Request, body: Credentials) -> JSONResponse:
     """Wrong email and wrong password get the same 401; repeated failures get 429."""
     json_only(request)
     rt = runtime(request)
-    return _signed_in(request, rt.accounts.sign_in(body.email, body.password, _address(request)))
+    return _signed_in(
+        request, rt.accounts.sign_in(body.email, body.password, client_address(request))
+    )
 
 
 @router.post("/sign-in-link", summary="Whose a one-time sign-in link is (does not use it)")

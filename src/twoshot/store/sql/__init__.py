@@ -5,7 +5,7 @@
 - ``tasks``: submission, reading, cancel, delete and retention;
 - ``keys``: API keys, worker tokens, webhook secrets;
 - ``accounts``: accounts, one-time sign-in links, dashboard sessions;
-- ``limits``: usage counters, throttles and queue depth;
+- ``limits``: the one counter behind every limit, and queue depth;
 - ``usage``: the dashboard's reads (usage per day, an account's tasks, workers);
 - ``refusals``: content-policy refusals per key, day and code;
 - ``webhooks``: the delivery rows.

@@ -10,7 +10,7 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from twoshot.domain import Account
 from twoshot.errors import Conflict
@@ -107,10 +107,13 @@ class AccountStore(SqlBase):
     # -- one-time sign-in links -------------------------------------------------------------
 
     def create_sign_in_link(self, account_id: str, ttl: float) -> str:
-        """A token for setting the account's password, usable once before ``ttl`` seconds."""
+        """A token for setting the account's password, usable once before ``ttl`` seconds.
+        Every other outstanding link of the account is spent: only the newest one works."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
         with self._write() as conn:
+            _lock_account(conn, account_id)
+            _spend_links(conn, account_id, now)
             conn.execute(
                 sign_in_links.insert().values(
                     token_hash=hash_secret(token),
@@ -139,14 +142,23 @@ class AccountStore(SqlBase):
 
     def use_sign_in_link(self, token: str, password_hash: str) -> Account | None:
         """Spend the link and set the password, in one transaction; the account's sessions
-        end (a reset locks out whoever knew the old password). ``None``: expired, used, or
-        never issued: the UPDATE's own answer says, so two uses at once cannot both win."""
+        end (a reset locks out whoever knew the old password) and so do its other links.
+        ``None``: expired, used, or never issued: the UPDATE's own answer says, so two uses
+        at once cannot both win."""
         now = self._clock()
+        digest = hash_secret(token)
         with self._write() as conn:
+            owner = conn.execute(
+                select(sign_in_links.c.account_id).where(sign_in_links.c.token_hash == digest)
+            ).scalar()
+            if owner is None:
+                return None
+            # the account's row first, as a new link does: the two cannot deadlock
+            _lock_account(conn, owner)
             spent = conn.execute(
                 sign_in_links.update()
                 .where(
-                    sign_in_links.c.token_hash == hash_secret(token),
+                    sign_in_links.c.token_hash == digest,
                     sign_in_links.c.used_at.is_(None),
                     sign_in_links.c.expires_at > now,
                 )
@@ -155,9 +167,10 @@ class AccountStore(SqlBase):
             ).first()
             if spent is None:
                 return None
+            _spend_links(conn, owner, now)
             row = conn.execute(
                 accounts.update()
-                .where(accounts.c.id == spent.account_id, accounts.c.disabled_at.is_(None))
+                .where(accounts.c.id == owner, accounts.c.disabled_at.is_(None))
                 .values(password_hash=password_hash)
                 .returning(*accounts.c)
             ).first()
@@ -215,3 +228,17 @@ class AccountStore(SqlBase):
                     )
                 ).scalar_one()
             )
+
+
+def _lock_account(conn: Connection, account_id: str) -> None:
+    """Hold the account's row (PostgreSQL; SQLite's writers are serialised already), so
+    links issued and used at once for one account take turns."""
+    conn.execute(select(accounts.c.id).where(accounts.c.id == account_id).with_for_update())
+
+
+def _spend_links(conn: Connection, account_id: str, now: float) -> None:
+    conn.execute(
+        sign_in_links.update()
+        .where(sign_in_links.c.account_id == account_id, sign_in_links.c.used_at.is_(None))
+        .values(used_at=now)
+    )

@@ -1,79 +1,87 @@
-"""Per-key usage counters for rate limits and quotas, throttles (sign-in attempts), and the
-queue's depth."""
+"""The one counter behind every limit (the keys' rate limits and quotas, the sign-in
+throttles, the verify limit), and the queue's depth.
+
+A limit is only a limit if two requests at once cannot both see room for one: the counter
+is raised and checked by one statement, an upsert whose update applies only while the new
+count stays within the limit (``ON CONFLICT DO UPDATE … WHERE … RETURNING``). A request
+over the limit changes nothing, so refusals never eat into the count of the next window,
+and there is nothing to take back. SQLite serialises the writers (``BEGIN IMMEDIATE``);
+PostgreSQL locks the row for the conflicting update and re-checks the ``WHERE`` on its
+latest version. Every replica shares the counts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 
 from twoshot.domain import TaskStatus
-from twoshot.store.schema import tasks, throttles, usage_counters
+from twoshot.store.base import Hit
+from twoshot.store.schema import counters, tasks
 from twoshot.store.sql.base import SqlBase, upsert
 
 
+class _Over(Exception):
+    def __init__(self, hit: Hit):
+        self.hit = hit
+
+
 class LimitStore(SqlBase):
-    def count_usage(
-        self, api_key_id: str, windows: Sequence[tuple[str, float]], n: int
-    ) -> list[int]:
-        """Add ``n`` to each (window, expires_at) counter of the key; returns the new counts.
-
-        One upsert per window in one transaction: every API replica sees the same counts.
-        """
-        counts = []
-        with self._write() as conn:
-            for window, expires_at in windows:
-                statement = (
-                    upsert(conn, usage_counters)
-                    .values(api_key_id=api_key_id, window=window, count=n, expires_at=expires_at)
-                    .on_conflict_do_update(
-                        index_elements=["api_key_id", "window"],
-                        set_={"count": usage_counters.c.count + n},
+    def count(self, hits: Sequence[Hit]) -> Hit | None:
+        """Count every hit, or none: the first hit that would go over its limit is returned
+        and the transaction (the hits before it included) is rolled back."""
+        try:
+            with self._write() as conn:
+                for hit in hits:
+                    if hit.limit and hit.n > hit.limit:
+                        raise _Over(hit)
+                    statement = (
+                        upsert(conn, counters)
+                        .values(
+                            subject=hit.subject,
+                            window=hit.window,
+                            count=hit.n,
+                            expires_at=hit.expires_at,
+                        )
+                        .on_conflict_do_update(
+                            index_elements=["subject", "window"],
+                            set_={"count": counters.c.count + hit.n},
+                            where=(counters.c.count + hit.n <= hit.limit) if hit.limit else None,
+                        )
+                        .returning(counters.c.count)
                     )
-                    .returning(usage_counters.c.count)
-                )
-                counts.append(int(conn.execute(statement).scalar_one()))
-            conn.execute(delete(usage_counters).where(usage_counters.c.expires_at < self._clock()))
-        return counts
+                    if conn.execute(statement).first() is None:  # the WHERE refused it
+                        raise _Over(hit)
+                conn.execute(delete(counters).where(counters.c.expires_at < self._clock()))
+        except _Over as over:
+            return over.hit
+        return None
 
-    def uncount_usage(self, api_key_id: str, windows: Sequence[str], n: int) -> None:
-        """Take back a refused request's count, so a 429 does not use up the quota."""
+    def uncount(self, hits: Sequence[Hit]) -> None:
+        """Take counted hits back (a submission that failed after it was admitted)."""
         with self._write() as conn:
-            conn.execute(
-                usage_counters.update()
-                .where(
-                    usage_counters.c.api_key_id == api_key_id,
-                    usage_counters.c.window.in_(list(windows)),
+            for hit in hits:
+                less = case((counters.c.count > hit.n, counters.c.count - hit.n), else_=0)
+                conn.execute(
+                    counters.update()
+                    .where(counters.c.subject == hit.subject, counters.c.window == hit.window)
+                    .values(count=less)
                 )
-                .values(count=usage_counters.c.count - n)
-            )
 
-    def throttle(
-        self, subjects: Sequence[str], window: str, expires_at: float, n: int = 1
-    ) -> list[int]:
-        """Add ``n`` (0: only read) to each subject's counter in ``window``; the counts."""
-        counts = []
-        with self._write() as conn:
-            for subject in subjects:
-                counts.append(
-                    int(
-                        conn.execute(
-                            upsert(conn, throttles)
-                            .values(subject=subject, window=window, count=n, expires_at=expires_at)
-                            .on_conflict_do_update(
-                                index_elements=["subject", "window"],
-                                set_={"count": throttles.c.count + n},
-                            )
-                            .returning(throttles.c.count)
-                        ).scalar_one()
-                    )
+    def counted(self, subject: str, window: str) -> int:
+        with self._read() as conn:
+            value = conn.execute(
+                select(counters.c.count).where(
+                    counters.c.subject == subject, counters.c.window == window
                 )
-            conn.execute(delete(throttles).where(throttles.c.expires_at < self._clock()))
-        return counts
+            ).scalar()
+        return int(value or 0)
 
-    def clear_throttle(self, subject: str) -> None:
+    def clear_count(self, subject: str) -> None:
+        """Forget every window of ``subject`` (an account that signed in)."""
         with self._write() as conn:
-            conn.execute(delete(throttles).where(throttles.c.subject == subject))
+            conn.execute(delete(counters).where(counters.c.subject == subject))
 
     def queued_count(self) -> int:
         with self._read() as conn:

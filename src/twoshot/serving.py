@@ -1,0 +1,90 @@
+"""How ``twoshot serve`` runs uvicorn: which proxies may name the client, how long a client
+may take to send its request's head, how large that head may be, and how many connections
+one process holds.
+
+uvicorn has no header-read timeout of its own (its keep-alive timer starts only after a
+first response), so a client could open connections and send their headers a byte at a
+time for as long as it liked. ``deadline_protocol`` wraps uvicorn's HTTP protocol: from the
+moment a connection opens, or a previous response ends, the next request's head must be
+complete within ``header_timeout`` seconds and ``max_header_bytes`` bytes, or the
+connection is closed. A reverse proxy in front (README: Security) does this better still.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from twoshot.config import Settings
+
+try:  # uvicorn's "auto" choice
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Fast
+
+    BASE: type[Any] = _Fast
+except ImportError:  # pragma: no cover - httptools is a dependency of uvicorn[standard]
+    BASE = H11Protocol
+
+
+def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: int) -> type:
+    class Deadline(base):  # type: ignore[misc, valid-type]
+        _deadline: asyncio.TimerHandle | None = None
+        _waiting_for: object = None  # the cycle in place when the wait began
+        _head_bytes = 0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._start(None)
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                super().data_received(data)  # a request's body
+                return
+            if cycle is not self._waiting_for or self._deadline is None:
+                self._start(cycle)  # the first bytes of the next request's head
+            self._head_bytes += len(data)
+            super().data_received(data)
+            # a chunk may hold the head's end and the body's start: judge only an open head
+            if self.cycle is cycle and self._head_bytes > max_header_bytes:
+                self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _start(self, cycle: object) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._waiting_for, self._head_bytes = cycle, 0
+            self._deadline = self.loop.call_later(header_timeout, self._late, cycle)
+
+        def _late(self, cycle: object) -> None:
+            self._deadline = None
+            if self.cycle is cycle and not self.transport.is_closing():  # no new request yet
+                self.transport.close()
+
+    Deadline.__name__ = f"Deadline{base.__name__}"
+    return Deadline
+
+
+def uvicorn_config(app: Any, settings: Settings, host: str, port: int, log_level: str) -> Any:
+    proxies = settings.trusted_proxy_list
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        http=deadline_protocol(BASE, settings.header_timeout, settings.max_header_bytes),
+        # X-Forwarded-For and -Proto count only from these addresses; by default from none,
+        # so the client address is the connection's and a header cannot change it
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or "",
+        limit_concurrency=settings.max_connections or None,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=5,
+    )
