@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
 from tests.conftest import Live, couple_files, make_settings, start_live, stop_live
 from tests.store.test_contract import postgres_schema
 from twoshot.api.fastpath import App
@@ -192,9 +193,9 @@ def test_task_status_in_openapi_with_its_responses(live: Live) -> None:
     assert {"200", "400", "401", "404"} <= set(operation["responses"])
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok["$ref"].endswith("/TaskStatusBody")
-    assert operation["responses"]["404"]["content"]["application/json"]["schema"][
-        "$ref"
-    ].endswith("/ErrorBody")
+    assert operation["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorBody"
+    )
     assert [p["name"] for p in operation["parameters"]] == ["task_id", "X-Api-Key"] or {
         p["name"] for p in operation["parameters"]
     } == {"task_id"}

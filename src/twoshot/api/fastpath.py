@@ -99,7 +99,7 @@ class FastPath:
         scope["app"] = self._app  # what Starlette sets, for base_url's request.app
         base = base_url(Request(scope))
         batch = isinstance(found, list)
-        body = batch_json(ident, found, base) if batch else task_json(found, base)  # type: ignore[arg-type]
+        body = batch_json(ident, found, base) if batch else task_json(found, base)
         await send(
             {
                 "type": "http.response.start",
