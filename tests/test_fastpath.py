@@ -201,3 +201,34 @@ def test_task_status_in_openapi_with_its_responses(live: Live) -> None:
     } == {"task_id"}
     assert "X-Api-Key" in str(operation)
     assert "image_urls" in spec["components"]["schemas"]["TaskStatusBody"]["properties"]
+
+
+def test_ended_bodies_reused_yet_deletion_404s_at_once_on_every_replica(
+    tmp_path: Path, image_server: str
+) -> None:
+    """Two replicas on one database, both holding the encoded body of an ended task and
+    batch: a delete through one is a 404 at the next poll of the other, and a result taken
+    by retention shows at once (the body's key names the result)."""
+    first = start_live(Runtime.build(make_settings(tmp_path), checks=NoChecks()))
+    second = start_live(Runtime.build(make_settings(tmp_path), checks=NoChecks()))
+    try:
+        task_id = submit(first)
+        expiring = submit(first)
+        batch, _ = submit_batch(first, image_server)
+        first.drain()
+        for live in (first, second):
+            for ident in (task_id, expiring, batch):
+                for _ in range(2):  # the second poll is answered with the stored body
+                    assert get(live, ident, first.key, fast=True).status_code == 200
+            assert app_of(live)._fast is not None and len(app_of(live)._fast._bodies._bodies) == 3
+        first.runtime.store.forget_result(expiring)
+        for live in (first, second):
+            assert get(live, expiring, first.key, fast=True).json()["result_expired"] is True
+        for ident in (task_id, batch):
+            r = httpx.delete(f"{first.url}/api/task/{ident}", headers=first.headers)
+            assert r.status_code == 204
+            for live in (second, first):
+                assert get(live, ident, first.key, fast=True).status_code == 404
+    finally:
+        stop_live(second)
+        stop_live(first)
