@@ -7,7 +7,8 @@
 - ``accounts``: accounts, one-time sign-in links, dashboard sessions;
 - ``limits``: usage counters, throttles and queue depth;
 - ``usage``: the dashboard's reads (usage per day, an account's tasks, workers);
-- ``webhooks``: the delivery rows.
+- ``webhooks``: the delivery rows;
+- ``leases``: which process plays a role (the sweeper, webhooks) among all on the database.
 
 ``SqlStore`` is all of them; the contract suite in ``tests/store`` runs against it on both
 databases.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from twoshot.store.sql.accounts import AccountStore
 from twoshot.store.sql.base import hash_secret, make_engine
 from twoshot.store.sql.keys import KEY_PREFIX, WORKER_PREFIX, new_webhook_secret
+from twoshot.store.sql.leases import LeaseStore
 from twoshot.store.sql.limits import LimitStore
 from twoshot.store.sql.queue import QueueStore
 from twoshot.store.sql.tasks import TaskStore
@@ -34,5 +36,7 @@ __all__ = [
 ]
 
 
-class SqlStore(QueueStore, TaskStore, AccountStore, LimitStore, UsageStore, WebhookStore):
+class SqlStore(
+    QueueStore, TaskStore, AccountStore, LimitStore, UsageStore, WebhookStore, LeaseStore
+):
     """The whole ``Store``."""
