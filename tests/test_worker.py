@@ -103,7 +103,8 @@ def test_retention_sweep(live: Live) -> None:
     url = status(live, task_id)["image_url"]
     assert httpx.get(url).status_code == 200
     service = live.runtime.service
-    service._result_ttl = 0.0  # the result is past its time: served no more, even before a sweep
+    # the result is past its time: served no more, even before a sweep
+    service.retention.result_ttl = 0.0
     assert httpx.get(url).status_code == 404
     orphan = "f" * 64
     live.runtime.blobs.put_input(orphan, b"x")

@@ -1,0 +1,73 @@
+"""Admission of new tasks: the queue bound and each key's rate limit and daily quota."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from twoshot.domain import ApiKey
+from twoshot.errors import RateLimited
+from twoshot.store import Store
+
+
+class Admission:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        rate_limit_per_minute: int,
+        quota_per_day: int,
+        max_queued: int,
+        clock: Callable[[], float],
+    ):
+        self.store = store
+        self._per_minute = rate_limit_per_minute
+        self._per_day = quota_per_day
+        self._max_queued = max_queued
+        self._clock = clock
+
+    @asynccontextmanager
+    async def admitted(self, key: ApiKey, n: int) -> AsyncIterator[None]:
+        """Count ``n`` tasks against the key's limits and the queue bound, or refuse with 429.
+        A submission that fails after this takes its count back."""
+        if self._max_queued and self.store.queued_count() + n > self._max_queued:
+            raise RateLimited(
+                f"the queue is full ({self._max_queued} tasks waiting); try again shortly",
+                code="queue_full",
+                retry_after=30,
+            )
+        now = self._clock()
+        # an admin's per-key limits (dashboard) win over the server's defaults; 0: none
+        per_minute = _first(key.rate_limit_per_minute, self._per_minute)
+        per_day = _first(key.quota_per_day, self._per_day)
+        windows: list[tuple[str, float, int, str]] = []  # window, expires_at, limit, what
+        if per_minute:
+            minute = int(now // 60)
+            windows.append((f"m:{minute}", (minute + 2) * 60.0, per_minute, "per minute"))
+        if per_day:
+            day = int(now // 86400)
+            windows.append((f"d:{day}", (day + 2) * 86400.0, per_day, "per day"))
+        names = [w[0] for w in windows]
+        if windows:
+            counts = self.store.count_usage(key.id, [(w[0], w[1]) for w in windows], n)
+            for (window, _expires, limit, what), count in zip(windows, counts, strict=True):
+                if count > limit:
+                    self.store.uncount_usage(key.id, names, n)
+                    span = 60 if window.startswith("m:") else 86400
+                    retry = int(span - now % span) + 1
+                    raise RateLimited(
+                        f"this key may submit {limit} task(s) {what}; this request would make "
+                        f"{count}. Try again in {retry} s",
+                        code="rate_limited" if span == 60 else "quota_exceeded",
+                        retry_after=retry,
+                    )
+        try:
+            yield
+        except BaseException:
+            if windows:
+                self.store.uncount_usage(key.id, names, n)
+            raise
+
+
+def _first(value: int | None, default: int) -> int:
+    return default if value is None else value
