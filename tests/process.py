@@ -19,7 +19,8 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "TWOSHOT_DATA_DIR": str(data_dir),
-            "PYTHONPATH": str(ROOT),
+            # this checkout's sources first, also where another checkout is installed
+            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
             "PYTHONUNBUFFERED": "1",
             "HF_HUB_OFFLINE": "1",
         }

@@ -4,7 +4,6 @@ once, and one process sweeps (each expired result deleted once)."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import ROOT, couple_files
+from tests.conftest import couple_files
 from tests.process import Server, env_for
 from tests.store.test_contract import postgres_schema
 from tests.test_webhooks import Receiver
@@ -57,8 +56,6 @@ def test_two_api_processes_serve_finish_and_sweep_once(tmp_path: Path, database:
         TWOSHOT_SWEEP_INTERVAL="0.2",
         TWOSHOT_RESULT_TTL="1",
         TWOSHOT_WEBHOOK_BACKOFF="0.2",
-        # this checkout's code (env_for alone leaves the installed twoshot first)
-        PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}",
     )
     log = tmp_path / "serve.log"
     with ExitStack() as stack:
