@@ -5,7 +5,9 @@ Only the CLI and tests build a ``Runtime``; nothing is created at import time.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from functools import partial
 
 from twoshot.blobs import Blobs, LocalBlobs
 from twoshot.config import Settings
+from twoshot.election import Lease, process_name
 from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
@@ -46,6 +49,15 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         max_redirects=settings.fetch_max_redirects,
         max_bytes=settings.max_upload_bytes,
     )
+
+
+WEBHOOK_LEASE = 30.0  # seconds: a dead sender's deliveries wait at most this for another
+
+
+def sweeper_lease(settings: Settings) -> str:
+    """The sweeper's lease: one per blob store (S3, or this host's data directory)."""
+    where = settings.blob_url or f"{socket.gethostname()}:{settings.data_dir.resolve()}"
+    return "sweeper:" + hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
 def default_checks() -> InputChecks:
@@ -96,6 +108,7 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     listener: PgListener | None = None
     policy: ContentPolicy = field(default_factory=ContentPolicy.off)
+    owner: str = field(default_factory=process_name)  # this process, as a lease owner
 
     @classmethod
     def build(
@@ -224,7 +237,13 @@ class Runtime:
         self._threads.append(thread)
 
     def _sweep(self) -> None:
+        """Retention, by one process per blob store (whichever holds its lease)."""
+        lease = Lease(
+            self.store, sweeper_lease(self.settings), self.owner, 3 * self.settings.sweep_interval
+        )
         while not self._background_stop.wait(self.settings.sweep_interval):
+            if not lease.held():
+                continue
             try:
                 results, inputs = self.service.sweep(
                     self.settings.result_ttl, self.settings.input_grace, self.settings.orphan_grace
@@ -233,6 +252,7 @@ class Runtime:
                     log.info("retention: deleted %d result(s), %d input(s)", results, inputs)
             except Exception:
                 log.exception("retention sweep failed")
+        lease.release()
 
     def start_webhooks(self) -> None:
         """Send webhook deliveries from a thread of this process."""
@@ -246,6 +266,8 @@ class Runtime:
             max_attempts=self.settings.webhook_max_attempts,
             poll_interval=self.settings.poll_interval,
             metrics=self.metrics,
+            # one sender among all processes on the database
+            lease=Lease(self.store, "webhooks", self.owner, WEBHOOK_LEASE),
         )
         self._threads.append(sender.start(self._background_stop))
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 from twoshot.domain import Delivery
+from twoshot.election import Lease
 from twoshot.errors import TwoshotError
 from twoshot.fetch import Fetcher
 from twoshot.metrics import Metrics
@@ -51,6 +52,7 @@ class WebhookSender:
         poll_interval: float = 0.5,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        lease: Lease | None = None,
     ):
         self._store = store
         self._fetcher = fetcher
@@ -60,6 +62,7 @@ class WebhookSender:
         self._poll = poll_interval
         self._clock = clock
         self._metrics = metrics
+        self._lease = lease  # sends only while it holds this (one sender per database)
 
     def retry_delay(self, attempts_made: int) -> float:
         """5 s, 20 s, 80 s, … (×4 each time), capped at 6 h, with the default ``backoff``."""
@@ -118,6 +121,9 @@ class WebhookSender:
 
     async def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            if self._lease is not None and not self._lease.held():
+                await asyncio.sleep(self._poll)
+                continue
             try:
                 sent = await self.deliver_due()
             except Exception:
@@ -135,6 +141,8 @@ class WebhookSender:
                     await self.run(stop)
                 finally:
                     await self._fetcher.aclose()
+                    if self._lease is not None:
+                        self._lease.release()
 
             asyncio.run(go())
 

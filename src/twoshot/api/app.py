@@ -25,6 +25,7 @@ from twoshot.api import (
     webhooks,
     workers,
 )
+from twoshot.api.fastpath import App
 from twoshot.api.limits import BodyLimit
 from twoshot.runtime import Runtime
 
@@ -52,7 +53,7 @@ def create_app(rt: Runtime) -> FastAPI:
             await run_in_threadpool(rt.stop)
             await rt.fetcher.aclose()  # its httpx client lives on this event loop
 
-    app = FastAPI(title="twoshot", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = App(title="twoshot", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
     errors.install(app)
     app.include_router(submit.router)

@@ -1,4 +1,5 @@
-"""``twoshot serve``: the API with, by default, one in-process worker."""
+"""``twoshot serve``: the API with, by default, one in-process worker; or, with
+``--processes N``, the API in N processes and the workers in one of their own."""
 
 from __future__ import annotations
 
@@ -13,19 +14,30 @@ from twoshot.cli.common import configure_logging, load_settings
 @click.option(
     "--workers", type=int, default=None, help="in-process workers (default TWOSHOT_WORKERS, 1)"
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="API processes on the port (one per core); above 1 the workers get a process of "
+    "their own, and one process of all sweeps and sends webhooks",
+)
 @click.option("--log-level", default="info", show_default=True)
-def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
+def serve(host: str, port: int, workers: int | None, processes: int, log_level: str) -> None:
     """Run the API and, by default, one in-process worker."""
     import uvicorn
 
     from twoshot.api import create_app
+    from twoshot.processes import run_api, serve_processes
     from twoshot.runtime import Background, Runtime, default_evaluator
     from twoshot.serving import uvicorn_config
 
     settings = load_settings()
+    count = settings.workers if workers is None else workers
+    if processes > 1:
+        raise SystemExit(serve_processes(host, port, processes, count, log_level))
     configure_logging(log_level, settings)
     rt = Runtime.build(settings)
-    count = settings.workers if workers is None else workers
     try:
         rt.plan(
             Background(
@@ -45,13 +57,4 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
         start_http_server(
             settings.metrics_port, addr=settings.metrics_host, registry=rt.metrics.registry
         )
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: object) -> None:
-            rt.events.close()  # waiting clients answer now, rather than hold the shutdown
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
-
-    try:
-        Server(config).run()  # the app's lifespan starts and joins the threads
-    finally:
-        rt.close()
+    run_api(rt, config)

@@ -210,3 +210,13 @@ workers = Table(
     Column("last_seen", Float, nullable=False),
     Index("ix_workers_last_seen", "last_seen"),
 )
+
+# roles one process of all those sharing the database plays at a time (the retention sweeper,
+# the webhook sender): whoever holds the row, until it expires or is let go
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

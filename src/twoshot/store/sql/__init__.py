@@ -8,7 +8,8 @@
 - ``limits``: the one counter behind every limit, and queue depth;
 - ``usage``: the dashboard's reads (usage per day, an account's tasks, workers);
 - ``refusals``: content-policy refusals per key, day and code;
-- ``webhooks``: the delivery rows.
+- ``webhooks``: the delivery rows;
+- ``leases``: which process plays a role (the sweeper, webhooks) among all on the database.
 
 ``SqlStore`` is all of them; the contract suite in ``tests/store`` runs against it on both
 databases.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from twoshot.store.sql.accounts import AccountStore
 from twoshot.store.sql.base import hash_secret, make_engine
 from twoshot.store.sql.keys import KEY_PREFIX, WORKER_PREFIX, new_webhook_secret
+from twoshot.store.sql.leases import LeaseStore
 from twoshot.store.sql.limits import LimitStore
 from twoshot.store.sql.queue import QueueStore
 from twoshot.store.sql.refusals import RefusalStore
@@ -37,6 +39,13 @@ __all__ = [
 
 
 class SqlStore(
-    QueueStore, TaskStore, AccountStore, LimitStore, UsageStore, RefusalStore, WebhookStore
+    QueueStore,
+    TaskStore,
+    AccountStore,
+    LimitStore,
+    UsageStore,
+    RefusalStore,
+    WebhookStore,
+    LeaseStore,
 ):
     """The whole ``Store``."""

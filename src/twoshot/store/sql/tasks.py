@@ -15,6 +15,7 @@ from twoshot.store.base import Ended, Expired, Idempotency
 from twoshot.store.schema import accounts, api_keys, batches, idempotency, task_inputs, tasks
 from twoshot.store.sql.base import ACTIVE, Prepared, dt, hash_secret, ts
 from twoshot.store.sql.keys import KeyStore
+from twoshot.store.sql.polls import PollReads
 
 # the one query of every poll: the caller's key, its account and its task, joined
 _TASK_FOR_SECRET = (
@@ -36,9 +37,11 @@ class TaskStore(KeyStore):
         self._task_for_secret = Prepared(
             self._engine, _TASK_FOR_SECRET, keep_connection=self.inline_reads
         )
+        self.polls = PollReads(self._engine, keep_connection=self.inline_reads)  # api.fastpath
 
     def close(self) -> None:
         self._task_for_secret.close()
+        self.polls.close()
         super().close()
 
     # -- submission -------------------------------------------------------------------------

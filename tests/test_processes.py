@@ -1,0 +1,113 @@
+"""``twoshot serve --processes 2`` for real, on one SQLite file and on PostgreSQL: both API
+processes serve, the worker process finishes every task, every webhook is sent exactly
+once, and one process sweeps (each expired result deleted once)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import couple_files
+from tests.process import Server, env_for
+from tests.store.test_contract import postgres_schema
+from tests.test_webhooks import Receiver
+from twoshot.store import open_store
+
+pytestmark = pytest.mark.slow
+
+TASKS = 6
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "postgresql":
+        with postgres_schema() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'data' / 'twoshot.db'}"
+
+
+def wait_for(check: object, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while not check():  # type: ignore[operator]
+        if time.time() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_two_api_processes_serve_finish_and_sweep_once(tmp_path: Path, database: str) -> None:
+    store = open_store(database)
+    key = store.create_key("test")[1]
+    store.close()
+    env = env_for(
+        tmp_path / "data",
+        TWOSHOT_DATABASE_URL=database,
+        TWOSHOT_ENGINE="tests.engines:sidebyside",
+        TWOSHOT_FACE_CHECKS="false",
+        TWOSHOT_FETCH_ALLOW_PRIVATE="true",
+        TWOSHOT_POLL_INTERVAL="0.05",
+        TWOSHOT_SWEEP_INTERVAL="0.2",
+        TWOSHOT_RESULT_TTL="1",
+        TWOSHOT_WEBHOOK_BACKOFF="0.2",
+    )
+    log = tmp_path / "serve.log"
+    with ExitStack() as stack:
+        receiver = Receiver()  # answers 500 once: one retry, by the one sender
+        stack.callback(receiver.close)
+        server = Server(env, log, "--processes", "2", "--workers", "1", "--log-level", "info")
+        stack.callback(server.stop)
+        parent = psutil.Process(server.proc.pid)
+        wait_for(lambda: len(_children(parent)) == 3)  # two API processes and the workers'
+        api = [c for c in _children(parent) if _holds(c, server.port, psutil.CONN_LISTEN)]
+        assert len(api) == 2
+        # connections to the one port go to both API processes
+        clients = [stack.enter_context(httpx.Client(base_url=server.url)) for _ in range(100)]
+        for client in clients:
+            assert client.get("/healthz").status_code == 200
+            if all(_holds(c, server.port, psutil.CONN_ESTABLISHED) for c in api):
+                break
+        assert all(_holds(c, server.port, psutil.CONN_ESTABLISHED) for c in api)
+
+        headers = {"X-Api-Key": key}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            ids = [
+                client.post(
+                    "/api/couple_image", files=couple_files(), data={"webhook_url": receiver.url}
+                ).json()["task_id"]
+                for _ in range(TASKS)
+            ]
+
+            def statuses() -> list[dict]:
+                return [client.get(f"/api/task-status/{i}").json() for i in ids]
+
+            wait_for(lambda: all(s["status"] == "completed" for s in statuses()))
+            wait_for(lambda: len(receiver.received) >= TASKS + 1)
+            wait_for(lambda: all(s.get("result_expired") for s in statuses()))
+            time.sleep(1.5)  # time for a duplicate to show up
+        delivered = [h["webhook-id"] for h, _ in receiver.received]
+        assert len(delivered) == TASKS + 1 and len(set(delivered)) == TASKS  # one retried once
+    text = log.read_text()
+    assert server.proc.returncode == 0, text[-3000:]
+    assert len(re.findall(r"now plays this role \(lease webhooks\)", text)) == 1, text[-3000:]
+    assert len(re.findall(r"now plays this role \(lease sweeper:", text)) == 1, text[-3000:]
+    swept = sum(int(n) for n in re.findall(r"retention: deleted (\d+) result", text))
+    assert swept == TASKS, text[-3000:]
+
+
+def _children(parent: psutil.Process) -> list[psutil.Process]:
+    """The supervisor's children that are twoshot (not multiprocessing's resource tracker)."""
+    return [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
+
+
+def _holds(process: psutil.Process, port: int, status: str) -> bool:
+    return any(
+        c.laddr and c.laddr.port == port and c.status == status
+        for c in process.net_connections(kind="tcp")
+    )
