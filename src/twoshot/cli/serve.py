@@ -25,8 +25,6 @@ from twoshot.cli.common import configure_logging, load_settings
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, workers: int | None, processes: int, log_level: str) -> None:
     """Run the API and, by default, one in-process worker."""
-    import uvicorn
-
     from twoshot.api import create_app
     from twoshot.processes import run_api, serve_processes
     from twoshot.runtime import Background, Runtime, default_evaluator

@@ -6,13 +6,13 @@ A running task counts as well as a queued one, so that a busy worker is not scal
 a ``processing`` row whose lease expired (its worker died) is runnable, so it counts too.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

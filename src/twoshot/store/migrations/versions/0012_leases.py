@@ -1,14 +1,14 @@
 """leases: one row per role that one process plays at a time (the sweeper, webhooks)
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0007"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
