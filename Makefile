@@ -30,6 +30,7 @@ bench: install
 	$(PY) bench/studio.py
 	$(PY) bench/provenance.py
 	$(PY) bench/safety.py
+	$(PY) bench/verify.py
 	$(PY) bench/lease_queue.py
 	$(PY) bench/gpu_qwen_edit.py
 	$(PY) bench/gpu_flux2_klein.py

@@ -5,7 +5,8 @@ the dearest to read: about 100 KB as a PNG).
 Each case runs in a fresh child process; the peak is the growth of its resident memory
 (VmHWM, reset just before the call) over what it held before.
 
-python bench/verify.py [--runs 3]
+python bench/verify.py [--runs 3] [--server]
+(VERIFY_SRC=/path/to/other/src measures another checkout's code, e.g. the code before)
 """
 
 from __future__ import annotations
@@ -62,7 +63,15 @@ def pictures(directory: Path, side: int) -> dict[str, Path]:
     buf = io.BytesIO()
     Image.new("RGB", (side, side), (128, 128, 128)).save(buf, "PNG", optimize=True)
     flat.write_bytes(buf.getvalue())
-    return {"1024² marked result (JPEG)": result, f"{side}² flat PNG": flat}
+    flat_jpeg = directory / f"flat-{side}.jpg"
+    buf = io.BytesIO()
+    Image.new("RGB", (side, side), (128, 128, 128)).save(buf, "JPEG", quality=90)
+    flat_jpeg.write_bytes(buf.getvalue())
+    return {
+        "1024² marked result (JPEG)": result,
+        f"{side}² flat PNG": flat,
+        f"{side}² flat JPEG": flat_jpeg,
+    }
 
 
 def measure(path: Path) -> dict:
@@ -76,9 +85,81 @@ def measure(path: Path) -> dict:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def server_four_at_once(path: Path, src: str) -> dict:
+    """Four verifies of ``path`` at once against a real ``twoshot serve`` (no workers): each
+    answer's time and the server's peak memory growth over its state after a first call."""
+    import socket
+    import threading
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as data:
+        env = {
+            "PYTHONPATH": src,
+            "HF_HUB_OFFLINE": "1",
+            "TWOSHOT_DATA_DIR": data,
+            "TWOSHOT_PROVENANCE": "watermark",
+            "TWOSHOT_VERIFY_WAIT": "60",
+            "PATH": os.environ.get("PATH", ""),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "twoshot", "serve", "--port", str(port), "--workers", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("serve did not start")
+                time.sleep(0.2)
+            httpx.post(f"{url}/api/verify", files={"image": ("x", b"warm-up")}, timeout=60)
+            status = Path(f"/proc/{proc.pid}/status")
+            Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+            base = _field(status, "VmRSS:")
+            data_bytes = path.read_bytes()
+            answers: list[tuple[int, float]] = []
+
+            def one() -> None:
+                start = time.perf_counter()
+                r = httpx.post(f"{url}/api/verify", files={"image": ("x", data_bytes)}, timeout=300)
+                answers.append((r.status_code, round(time.perf_counter() - start, 1)))
+
+            threads = [threading.Thread(target=one) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            growth = _field(status, "VmHWM:") - base
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    return {"answers": sorted(answers), "server_growth_mb": round(growth)}
+
+
+def _field(status: Path, name: str) -> float:
+    for line in status.read_text().splitlines():
+        if line.startswith(name):
+            return int(line.split()[1]) / 1024
+    raise KeyError(name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=quick(3, 1))
+    parser.add_argument(
+        "--server", action="store_true", help="also four at once against a real twoshot serve"
+    )
     args = parser.parse_args()
     side = quick(6300, 1500)  # 6300² = 39.7 MP, under the 40 MP limit
     report = {}
@@ -95,6 +176,10 @@ def main() -> None:
                 "wall_s": round(mid["wall_s"], 2),
                 "marked": mid["marked"],
             }
+        if args.server:
+            flat = next(p for name, p in pictures(Path(tmp), side).items() if "PNG" in name)
+            src = os.environ.get("VERIFY_SRC", str(ROOT / "src"))
+            report["four at once, flat PNG, twoshot serve"] = server_four_at_once(flat, src)
     report["bench_seconds"] = round(time.perf_counter() - start, 1)
     report["self_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(json.dumps(report, indent=2))

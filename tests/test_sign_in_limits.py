@@ -157,7 +157,16 @@ def test_links_issued_at_once_leave_one_alive(accounts: Accounts) -> None:
 
 @pytest.mark.parametrize(
     "password",
-    ["aaaaaaaaaa", "password1234", "qwertyuiop123", "dev@example.com1", "Summer2026", "x" * 300],
+    [
+        "",
+        "\x00",
+        "aaaaaaaaaa",
+        "password1234",
+        "qwertyuiop123",
+        "dev@example.com1",
+        "Summer2026",
+        "x" * 300,
+    ],
 )
 def test_guessable_passwords_are_refused(accounts: Accounts, password: str) -> None:
     _, token = accounts.create("dev@example.com")

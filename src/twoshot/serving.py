@@ -29,12 +29,12 @@ except ImportError:  # pragma: no cover - httptools is a dependency of uvicorn[s
 
 
 def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: int) -> type:
-    class Deadline(base):  # type: ignore[misc, valid-type]
+    class Deadline(base):
         _deadline: asyncio.TimerHandle | None = None
         _waiting_for: object = None  # the cycle in place when the wait began
         _head_bytes = 0
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             self._start(None)
 

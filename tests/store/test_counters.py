@@ -4,19 +4,12 @@ statement, so requests at once cannot all see room (real threads race it)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.store.test_contract import Clock, opened_store
+from tests.store import test_contract
+from tests.store.test_contract import Clock
 from twoshot.store import Hit, SqlStore
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
-    with opened_store(request.param, tmp_path) as opened:
-        yield opened
+backend = test_contract.backend  # the store on SQLite and on PostgreSQL
 
 
 def test_counts_within_limits_and_refuses_whole(backend: tuple[SqlStore, Clock]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,6 +27,10 @@ from twoshot.store import Hit, Store, UsageRow
 
 OUTCOMES = ("completed", "failed", "canceled")
 MIN_SCORE = 3  # zxcvbn: 0 (too guessable) … 4 (very unguessable)
+_EMPTY: dict[str, Any] = {
+    "score": 0,
+    "feedback": {"warning": "The password is empty.", "suggestions": []},
+}
 MAX_PASSWORD = 256
 THROTTLE_WINDOW = 900.0  # failed sign-ins count in fixed 15-minute windows
 
@@ -269,8 +274,10 @@ class Accounts:
                 code="weak_password",
                 field="password",
             )
-        # zxcvbn's time grows with the length; the first 100 characters decide it
-        estimate = zxcvbn(password[:100], user_inputs=[email, *email.split("@")])
+        # zxcvbn's time grows with the length; the first 100 characters decide it (and it
+        # fails on an empty string, which is as weak as a password gets)
+        inputs = [x for x in (email, *email.split("@")) if x]
+        estimate = zxcvbn(password[:100], user_inputs=inputs) if password else _EMPTY
         if estimate["score"] < MIN_SCORE:
             advice = " ".join(
                 [estimate["feedback"].get("warning") or "", *estimate["feedback"]["suggestions"]]
