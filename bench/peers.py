@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from common import QUICK, quick
+from common import QUICK, create_key, quick
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -166,13 +166,7 @@ def data_url(name: str) -> str:
 def prepare(env: dict[str, str], tmp: Path) -> tuple[str, str, str]:
     """A key, a completed couple and a completed batch of two, made by a real studio worker
     on a server that is then stopped."""
-    key = subprocess.run(
-        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(env)
     server = twoshot(env, PORT + 9, workers=1)
     base = f"http://127.0.0.1:{PORT + 9}"
     headers = {"X-Api-Key": key, "Prefer": "wait=60"}
