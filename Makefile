@@ -25,6 +25,7 @@ gallery: install
 
 bench: install
 	$(PY) bench/api.py
+	$(PY) bench/peers.py
 	$(PY) bench/vision.py
 	$(PY) bench/demographics.py
 	$(PY) bench/studio.py

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import quick
+from common import create_key, quick
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,13 +169,7 @@ def main() -> None:
         "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}",
         "TWOSHOT_WORKERS": "0",
     }
-    key = subprocess.run(
-        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(env)
     port = 8765
     server = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
@@ -233,13 +227,7 @@ def main() -> None:
         server.kill()  # plain uvicorn would wait out the waiters (twoshot serve answers them)
         server.wait(30)
     worker_env = {**env, "TWOSHOT_WORKERS": "1", "TWOSHOT_DATA_DIR": str(tmp / "w")}
-    worker_key = subprocess.run(
-        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
-        env=worker_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    worker_key = create_key(worker_env)
     server = start_server(worker_env, port + 1)
     try:
         latency = wait_mode_latency(f"http://127.0.0.1:{port + 1}", worker_key, files, args.tasks)

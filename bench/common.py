@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -32,3 +33,14 @@ def median_ms(fn: Callable[[], object], runs: int, warmup: int = 2) -> tuple[flo
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     return statistics.median(times), times[int(0.9 * (len(times) - 1))]
+
+
+def create_key(env: dict[str, str]) -> str:
+    """A new API key in the database ``env`` names, through the CLI."""
+    return subprocess.run(
+        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()

@@ -10,6 +10,7 @@ user+system time over the run (psutil) divided by the requests wrk completed.
 
     python bench/peers.py [--rounds 6] [--seconds 5] [--connections 32] [--processes 2]
                           [--comfyui http://127.0.0.1:8188/history/ID --comfyui-pid PID]
+                          [--src OLDER_CHECKOUT/src --processes 1]
 
 ``--processes 2`` also measures task-status on ``twoshot serve --processes 1`` and ``2``
 (interleaved). ComfyUI is never installed by this script: give the URL of a running one's
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from common import QUICK, quick
+from common import QUICK, create_key, quick
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -165,13 +166,7 @@ def data_url(name: str) -> str:
 def prepare(env: dict[str, str], tmp: Path) -> tuple[str, str, str]:
     """A key, a completed couple and a completed batch of two, made by a real studio worker
     on a server that is then stopped."""
-    key = subprocess.run(
-        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(env)
     server = twoshot(env, PORT + 9, workers=1)
     base = f"http://127.0.0.1:{PORT + 9}"
     headers = {"X-Api-Key": key, "Prefer": "wait=60"}
@@ -204,11 +199,14 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=quick(2, 2))
     parser.add_argument("--comfyui", help="a running ComfyUI's /history/{prompt_id} URL")
     parser.add_argument("--comfyui-pid", type=int, default=0)
+    parser.add_argument(
+        "--src", type=Path, default=ROOT / "src", help="twoshot sources to run (an older one)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="twoshot-peers-"))
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    pythonpath = os.pathsep.join(filter(None, [str(args.src), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "TWOSHOT_DATA_DIR": str(tmp / "data"), "PYTHONPATH": pythonpath}
     key, task_id, batch_id = prepare(env, tmp)
 

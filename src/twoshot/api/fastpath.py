@@ -160,9 +160,10 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def _raw(quality: str | None) -> orjson.Fragment | None:
-    """The stored quality JSON as it is: written by the worker with json.dumps."""
-    return orjson.Fragment(quality) if quality else None
+def _quality(stored: str | None) -> Any:
+    """The stored quality JSON, decoded: it is written with json.dumps's spaces, and only an
+    ended task has one, whose encoded body is then reused (``Bodies``)."""
+    return orjson.loads(stored) if stored else None
 
 
 def task_json(row: tuple[Any, ...], base: str) -> bytes:
@@ -183,7 +184,7 @@ def task_json(row: tuple[Any, ...], base: str) -> bytes:
         "attempts": attempts,
     }
     if completed:
-        body["quality"] = _raw(quality)
+        body["quality"] = _quality(quality)
         if result is None:
             body["result_expired"] = True
     if batch_id is not None:
@@ -216,7 +217,7 @@ def batch_json(ident: str, rows: list[tuple[Any, ...]], base: str) -> bytes:
                     "status": i[1],
                     "image_url": url,
                     "error": {"code": i[4], "message": i[5] or ""} if i[4] else None,
-                    "quality": _raw(i[7]),
+                    "quality": _quality(i[7]),
                 }
                 for i, url in zip(items, urls, strict=True)
             ],
