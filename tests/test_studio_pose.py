@@ -129,3 +129,31 @@ def test_descriptor_distance_decides_when_no_gender_estimate_does() -> None:
     unknown = who_is_who(None, [man, woman], [None, None])
     assert (unknown.slots, unknown.method) == ((0, 1), "default")
     assert who_is_who("female_left", [man, woman], [man, woman]).slots == (1, 0)
+
+
+def test_a_turned_face_is_composited_not_swapped() -> None:
+    """Before swapping, the target face must be frontal enough: a face turned away (its nose
+    far from the eyes' middle) makes the engine place the people instead, and say why."""
+    import numpy as np
+
+    from twoshot.engines.studio.posed import swap_targets
+    from twoshot.vision import Face
+    from twoshot.vision.body import Person
+    from twoshot.vision.poses import PoseRead
+    from twoshot.vision.who import frontal_enough, yaw
+
+    def face(x: float, nose_shift: float) -> Face:
+        # dlib's 5 points: two corners of each eye, then the nose's base
+        marks = [(x + 10, 60), (x + 30, 60), (x + 70, 60), (x + 90, 60), (x + 50 + nose_shift, 95)]
+        return Face((int(x), 20, int(x) + 110, 140), 0.9, "mediapipe", np.float32(marks))
+
+    frontal, turned = face(100, 2), face(400, 40)
+    assert frontal_enough(frontal) and yaw(frontal) < 0.05
+    assert not frontal_enough(turned) and yaw(turned) > 0.6
+    people = [Person(f.box, None, f) for f in (frontal, turned)]
+    read = PoseRead(np.zeros((600, 600, 3), np.uint8), people, True, [None, None])
+    faces, why = swap_targets(read, 2)
+    assert faces is None and "turned away" in why
+    read.people[1] = Person(face(400, -3).box, None, face(400, -3))
+    faces, why = swap_targets(read, 2)
+    assert faces is not None and len(faces) == 2, why

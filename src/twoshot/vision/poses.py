@@ -74,6 +74,17 @@ def _extent(person: Person) -> tuple[float, float, float]:
     return float(x0), float(x1), float(y0)
 
 
+def scaled_to_cover(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """The image scaled (not cropped) so that it covers ``size``: one side fits exactly."""
+    w, h = size
+    scale = max(w / image.width, h / image.height)
+    resized = image.resize(
+        (max(w, round(image.width * scale)), max(h, round(image.height * scale))),
+        Image.Resampling.LANCZOS,
+    )
+    return np.ascontiguousarray(np.asarray(resized))
+
+
 def read_pose(
     image: Image.Image,
     size: tuple[int, int],
@@ -81,15 +92,7 @@ def read_pose(
     models: Models,
 ) -> PoseRead:
     w, h = size
-    scale = max(w / image.width, h / image.height)
-    full = np.ascontiguousarray(
-        np.asarray(
-            image.convert("RGB").resize(
-                (max(w, round(image.width * scale)), max(h, round(image.height * scale))),
-                Image.Resampling.LANCZOS,
-            )
-        )
-    )
+    full = scaled_to_cover(image.convert("RGB"), size)
     fh, fw = full.shape[:2]
     found = find_people(full, people, models)
     faces = [p.face for p in found if p.face is not None]

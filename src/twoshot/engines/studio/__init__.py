@@ -41,7 +41,7 @@ from twoshot.engines.studio.subjects import Subject, Subjects
 from twoshot.engines.studio.swap import swap_face
 from twoshot.errors import TwoshotError
 from twoshot.vision import Models
-from twoshot.vision.poses import PoseReader
+from twoshot.vision.poses import PoseReader, scaled_to_cover
 from twoshot.vision.who import ROLES, who_is_who
 
 __all__ = ["StudioEngine"]
@@ -53,15 +53,12 @@ def cover(
     """Scale to cover ``size`` and crop around ``focus`` (fractions of the image; by default
     the centre across and the upper third down, where faces are)."""
     w, h = size
-    scale = max(w / image.width, h / image.height)
-    resized = image.resize(
-        (max(w, round(image.width * scale)), max(h, round(image.height * scale))),
-        Image.Resampling.LANCZOS,
-    )
+    resized = scaled_to_cover(image, size)
+    rh, rw = resized.shape[:2]
     fx, fy = focus or (0.5, 0.4)
-    x = int(np.clip(fx * resized.width - w / 2, 0, resized.width - w))
-    y = int(np.clip(fy * resized.height - h * 0.4, 0, resized.height - h))
-    return np.ascontiguousarray(np.asarray(resized.crop((x, y, x + w, y + h))))
+    x = int(np.clip(fx * rw - w / 2, 0, rw - w))
+    y = int(np.clip(fy * rh - h * 0.4, 0, rh - h))
+    return np.ascontiguousarray(resized[y : y + h, x : x + w])
 
 
 class StudioEngine:

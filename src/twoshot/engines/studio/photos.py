@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from twoshot.engines.studio.scene import Light, Scene
+from twoshot.vision.poses import scaled_to_cover
 
 DEFAULT_PACK = Path(__file__).parent / "default_scenes"
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -193,15 +194,8 @@ class ScenePacks:
         with self._lock:
             if k in self._cache:
                 return self._cache[k]
-        image = photo.open()
         w, h = size
-        scale = max(w / image.width, h / image.height)
-        resized = np.asarray(
-            image.resize(
-                (max(w, round(image.width * scale)), max(h, round(image.height * scale))),
-                Image.Resampling.LANCZOS,
-            )
-        )
+        resized = scaled_to_cover(photo.open(), size)
         horizon = read_horizon(resized, photo) * resized.shape[0]
         x = (resized.shape[1] - w) // 2
         y = int(np.clip(horizon - 0.4 * h, 0, resized.shape[0] - h))
