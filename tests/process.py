@@ -19,7 +19,8 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "TWOSHOT_DATA_DIR": str(data_dir),
-            "PYTHONPATH": str(ROOT),
+            # this checkout's sources first, whatever twoshot the interpreter has installed
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
             "PYTHONUNBUFFERED": "1",
             "HF_HUB_OFFLINE": "1",
         }

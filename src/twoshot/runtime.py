@@ -10,20 +10,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from twoshot.blobs import Blobs, LocalBlobs
 from twoshot.config import Settings
 from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
-from twoshot.live import PgListener, TaskEvents, conninfo_from_url
+from twoshot.live import PgListener, PgNotifier, TaskEvents, conninfo_from_url
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.service.accounts import Accounts
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
-from twoshot.worker.loop import Evaluator
+from twoshot.worker.loop import Evaluator, WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ class Background:
     listen: bool = True  # PostgreSQL: LISTEN for tasks changed by other processes
 
 
+class RuntimeState(StrEnum):
+    NEW = "new"  # built; ``plan`` may still change what ``start`` runs
+    STARTED = "started"  # its threads run
+    STOPPED = "stopped"  # its threads are joined; ``start`` begins afresh
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -87,6 +94,8 @@ class Runtime:
     _engines: dict[str, Engine] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     listener: PgListener | None = None
+    notifier: PgNotifier | None = None
+    state: RuntimeState = RuntimeState.NEW
 
     @classmethod
     def build(
@@ -135,6 +144,11 @@ class Runtime:
         )
         rt = cls(settings, store, blobs, fetcher, service, metrics, provenance, accounts)
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
+        if settings.resolved_database_url.startswith("postgresql"):
+            # and the waiters of every other process, after the commit
+            notifier = rt.notifier = PgNotifier(conninfo_from_url(settings.resolved_database_url))
+            store.on_ended(lambda ended: notifier([t.id for t in ended]))
+            store.on_progress(notifier)
         metrics.waiting_clients.set_function(lambda: rt.events.waiting)
         return rt
 
@@ -179,7 +193,20 @@ class Runtime:
             for name in self.settings.allowed_engines:
                 self.engine(name)
 
+    def _assert_state(self, *allowed: RuntimeState) -> None:
+        if self.state not in allowed:
+            raise RuntimeError(f"the runtime is {self.state.value}, expected one of {allowed}")
+
     def start(self) -> None:
+        """Start the planned threads. A stopped runtime starts afresh (new threads, a new
+        stop signal); starting one that runs is an error, never a silent no-op."""
+        self._assert_state(RuntimeState.NEW, RuntimeState.STOPPED)
+        if self.state is RuntimeState.STOPPED:
+            self._background_stop = threading.Event()
+            self._threads = []
+            self.workers = [w for w in self.workers if w.state is WorkerState.NEW]
+        self.events.closing = False
+        self.state = RuntimeState.STARTED
         plan = self.background
         for name in self.settings.allowed_engines if plan.workers else []:
             for _ in range(plan.workers):
@@ -236,6 +263,9 @@ class Runtime:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop every thread this runtime started and join it: workers finish their task,
         or after ``timeout`` hand it back to the queue."""
+        if self.state is RuntimeState.STOPPED:
+            return
+        self.state = RuntimeState.STOPPED
         self._background_stop.set()
         for worker in self.workers:
             worker.stop()
@@ -252,6 +282,8 @@ class Runtime:
 
     def close(self) -> None:
         self.stop()
+        if self.notifier is not None:
+            self.notifier.close()
         self.store.close()
 
 

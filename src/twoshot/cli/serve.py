@@ -41,12 +41,7 @@ def serve(host: str, port: int, workers: int | None, log_level: str) -> None:
         create_app(rt), host=host, port=port, log_level=log_level, access_log=False
     )
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: object) -> None:
-            rt.events.close()  # waiting clients answer now, rather than hold the shutdown
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
-
     try:
-        Server(config).run()  # the app's lifespan starts and joins the threads
+        uvicorn.Server(config).run()  # the app's lifespan starts and joins the threads
     finally:
         rt.close()

@@ -6,6 +6,7 @@ One contract test suite (``tests/store``) runs against every implementation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -84,6 +85,8 @@ class Queue(Protocol):
 class Store(Queue, Protocol):
     inline_reads: bool  # whether a keyed read is cheap enough to run on the event loop
 
+    def inline(self) -> AbstractContextManager[None]: ...  # such reads, on the loop's own link
+
     # api keys (of an account: the default one unless said; a disabled account's keys are
     # refused like revoked ones)
     def create_key(self, name: str, account_id: str = ...) -> tuple[ApiKey, str]: ...
@@ -160,6 +163,7 @@ class Store(Queue, Protocol):
     # every terminal transition (finish, cancel, delete, a lost worker) calls the hooks once
     # per ended task, after its commit
     def on_ended(self, hook: Callable[[list[Ended]], None]) -> None: ...
+    def on_progress(self, hook: Callable[[list[str]], None]) -> None: ...
 
     # retention
     def unreferenced(self, blob_keys: Sequence[str]) -> list[str]: ...

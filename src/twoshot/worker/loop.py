@@ -111,7 +111,7 @@ class Worker:
         owner: str | None = None,
         metrics: Metrics | None = None,
         provenance: Provenance | None = None,
-        on_progress: Callable[[str, float], None] | None = None,
+        on_progress: Callable[[str, int, float], None] | None = None,
     ):
         """``provenance`` marks every result (Content Credentials, watermark); without it
         results are plain JPEGs (tests of the loop alone)."""
@@ -197,7 +197,7 @@ class Worker:
         def progress(fraction: float) -> None:
             lease.advance(fraction)
             if self._on_progress is not None:
-                self._on_progress(task.id, fraction)
+                self._on_progress(task.id, task.claims, fraction)
             if self._stop_now.is_set():
                 raise Interrupted
             if lease.canceled:

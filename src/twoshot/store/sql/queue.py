@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, delete, select
 from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.store.base import Ended, Heartbeat
 from twoshot.store.schema import tasks, workers
-from twoshot.store.sql.base import SqlBase, upsert
+from twoshot.store.sql.base import SqlBase, call_hooks, upsert
 
 PROCESSING = TaskStatus.PROCESSING.value
 
@@ -59,6 +59,7 @@ class QueueStore(SqlBase):
                     lease_owner=owner,
                     lease_expires_at=now + lease_seconds,
                     attempts=tasks.c.attempts + 1,
+                    claims=tasks.c.claims + 1,
                     progress=0.0,
                     updated_at=now,
                     started_at=now,
@@ -143,10 +144,10 @@ class QueueStore(SqlBase):
                 .values(**values)
                 .returning(tasks.c.cancel_requested)
             ).first()
-            if row is not None and progress is not None:
-                self._notify(conn, [task_id])
             if row is not None:
                 self._saw(conn, owner, task_id, now)
+        if row is not None and progress is not None:
+            call_hooks(self._progress_hooks, [task_id], "a progress hook failed")
         if row is None:
             return Heartbeat(ours=False, cancel_requested=False)
         return Heartbeat(ours=True, cancel_requested=bool(row.cancel_requested))

@@ -34,12 +34,8 @@ class TaskStore(KeyStore):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._task_for_secret = Prepared(
-            self._engine, _TASK_FOR_SECRET, keep_connection=self.inline_reads
+            self._engine, _TASK_FOR_SECRET, own_connection=self._own_dbapi_connection
         )
-
-    def close(self) -> None:
-        self._task_for_secret.close()
-        super().close()
 
     # -- submission -------------------------------------------------------------------------
 
@@ -216,7 +212,7 @@ class TaskStore(KeyStore):
         # tasks still running end here, as canceled: their inputs are released like any
         # other ended task's; no webhook, since the caller asked for the task to be forgotten
         self._end(
-            conn, ended, tasks.c.id.in_(ids), TaskStatus.CANCELED, self._clock(), notify=False
+            conn, ended, tasks.c.id.in_(ids), TaskStatus.CANCELED, self._clock(), webhooks=False
         )
         conn.execute(delete(task_inputs).where(task_inputs.c.task_id.in_(ids)))
         conn.execute(delete(tasks).where(tasks.c.id.in_(ids)))
