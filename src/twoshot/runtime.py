@@ -22,6 +22,7 @@ from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.service.accounts import Accounts
+from twoshot.service.workers import RemoteWork
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
 from twoshot.worker.loop import Evaluator, WorkerState
@@ -86,6 +87,7 @@ class Runtime:
     metrics: Metrics
     provenance: Provenance
     accounts: Accounts
+    remote_work: RemoteWork
     events: TaskEvents = field(default_factory=TaskEvents)
     workers: list[Worker] = field(default_factory=list)
     background: Background = field(default_factory=Background)
@@ -142,7 +144,10 @@ class Runtime:
             failures_per_account=settings.sign_in_failures_per_account,
             failures_per_address=settings.sign_in_failures_per_address,
         )
-        rt = cls(settings, store, blobs, fetcher, service, metrics, provenance, accounts)
+        remote_work = RemoteWork(store, blobs, max_lease_seconds=settings.max_lease_seconds)
+        rt = cls(
+            settings, store, blobs, fetcher, service, metrics, provenance, accounts, remote_work
+        )
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
         if settings.resolved_database_url.startswith("postgresql"):
             # and the waiters of every other process, after the commit

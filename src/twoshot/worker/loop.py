@@ -222,9 +222,9 @@ class Worker:
             if self._evaluate is not None:
                 quality.update(self._evaluate(job, outcome.image))
             jpeg = self._encode(outcome, quality)
-            # a remote queue may have been handed an upload for a name of the server's choice
+            # a remote server names each upload itself, for the task this worker holds
             name_for = getattr(self._blobs, "result_name", None)
-            result = name_for(task.id) if name_for is not None else new_result_name()
+            result = name_for(task.id, self.owner) if name_for is not None else new_result_name()
             self._blobs.put_result(result, jpeg)
             status = TaskStatus.COMPLETED
         except Canceled:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ class QueueStore(SqlBase):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._seen: dict[str, tuple[float, str | None]] = {}  # owner: last write, task
+        self._seen_lock = threading.Lock()  # workers' threads claim and beat at once
 
     def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None:
         now = self._clock()
@@ -79,10 +81,14 @@ class QueueStore(SqlBase):
         """Record what the worker does, for the admin view: at once when its task changed,
         else at most every ``SEEN_EVERY`` seconds (an idle worker claims twice a second).
         Claims say the engines; heartbeats (``engines=None``) only refresh the row."""
-        last = self._seen.get(owner)
-        if last is not None and last[1] == task_id and now - last[0] < SEEN_EVERY:
-            return
-        self._seen[owner] = (now, task_id)
+        with self._seen_lock:
+            last = self._seen.get(owner)
+            if last is not None and last[1] == task_id and now - last[0] < SEEN_EVERY:
+                return
+            self._seen[owner] = (now, task_id)
+            forget = len(self._seen) > 1000
+            if forget:  # owners that went away
+                self._seen = {o: v for o, v in self._seen.items() if now - v[0] < 3600}
         if engines is None:
             conn.execute(
                 workers.update()
@@ -105,8 +111,7 @@ class QueueStore(SqlBase):
                 set_={"engines": names, "task_id": task_id, "last_seen": now},
             )
         )
-        if len(self._seen) > 1000:  # forget owners that went away
-            self._seen = {o: v for o, v in self._seen.items() if now - v[0] < 3600}
+        if forget:
             conn.execute(delete(workers).where(workers.c.last_seen < now - 86400))
 
     def _settle_lost(self, conn: Connection, ended: list[Ended], now: float) -> None:
@@ -202,3 +207,41 @@ class QueueStore(SqlBase):
                 )
             )
         return done.rowcount == 1
+
+    # -- remote workers' uploads: one result name per task, issued to its lease holder -----
+
+    def issue_upload(self, task_id: str, owner: str, name: str) -> bool:
+        """Make ``name`` the one result name the holder of the task's lease may upload to."""
+        with self._write() as conn:
+            done = conn.execute(
+                tasks.update()
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.lease_owner == owner,
+                    tasks.c.status == PROCESSING,
+                )
+                .values(upload_name=name)
+            )
+        return done.rowcount == 1
+
+    def upload_for(self, task_id: str, owner: str) -> tuple[bool, str | None]:
+        """Whether ``owner`` holds the task's lease, and the upload name issued for it."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(tasks.c.upload_name).where(
+                    tasks.c.id == task_id,
+                    tasks.c.lease_owner == owner,
+                    tasks.c.status == PROCESSING,
+                )
+            ).first()
+        return (False, None) if row is None else (True, row.upload_name)
+
+    def upload_holder(self, name: str) -> str | None:
+        """The lease owner of the running task that ``name`` was issued for, if any."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(tasks.c.lease_owner).where(
+                    tasks.c.upload_name == name, tasks.c.status == PROCESSING
+                )
+            ).first()
+        return None if row is None else row.lease_owner

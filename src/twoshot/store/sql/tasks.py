@@ -266,6 +266,7 @@ class TaskStore(KeyStore):
             rows = conn.execute(
                 select(tasks.c.id, tasks.c.result_key)
                 .where(tasks.c.result_key.is_not(None), tasks.c.finished_at < older_than)
+                .order_by(tasks.c.finished_at, tasks.c.id)  # one order: a bad row stays put
                 .limit(limit)
             ).all()
         return [Expired(r.id, r.result_key) for r in rows]
