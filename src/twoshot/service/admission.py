@@ -27,9 +27,10 @@ class Admission:
         self._clock = clock
 
     @asynccontextmanager
-    async def admitted(self, key: ApiKey, n: int) -> AsyncIterator[None]:
+    async def admitted(self, key: ApiKey, n: int) -> AsyncIterator[Admitted]:
         """Count ``n`` tasks against the key's limits and the queue bound, or refuse with 429.
-        A submission that fails after this takes its count back."""
+        A submission that fails after this takes its count back, and so does one that
+        turns out to be a replay (``Admitted.refund``)."""
         if self._max_queued and self.store.queued_count() + n > self._max_queued:
             raise RateLimited(
                 f"the queue is full ({self._max_queued} tasks waiting); try again shortly",
@@ -61,12 +62,27 @@ class Admission:
                         code="rate_limited" if span == 60 else "quota_exceeded",
                         retry_after=retry,
                     )
+        admitted = Admitted(self.store, key.id, names, n)
         try:
-            yield
+            yield admitted
         except BaseException:
-            if windows:
-                self.store.uncount_usage(key.id, names, n)
+            admitted.refund()
             raise
+
+
+class Admitted:
+    """Tasks counted against a key's windows; ``refund`` takes the count back, once."""
+
+    def __init__(self, store: Store, key_id: str, windows: list[str], n: int):
+        self._store = store
+        self._key_id = key_id
+        self._windows = windows
+        self._n = n
+
+    def refund(self) -> None:
+        if self._windows:
+            self._store.uncount_usage(self._key_id, self._windows, self._n)
+            self._windows = []
 
 
 def _first(value: int | None, default: int) -> int:

@@ -114,8 +114,7 @@ class Service:
         return self.store.get_task(ident, key.id)
 
     def cancel(self, ident: str, key: ApiKey) -> Task | Batch:
-        for task_id in task_ids(self.lookup(ident, key)):
-            self.store.cancel(task_id, key.id)
+        self.store.cancel_tasks(task_ids(self.lookup(ident, key)), key.id)
         return self.lookup(ident, key)
 
     def delete(self, ident: str, key: ApiKey) -> int:

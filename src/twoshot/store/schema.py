@@ -114,6 +114,8 @@ counters = Table(
 
 TASK_END = "task_end"
 
+SUBMITTED = "submitted"  # the usage_daily status that counts submissions (not outcomes)
+
 task_inputs = Table(
     "task_inputs",
     metadata,

@@ -11,7 +11,7 @@ from twoshot.api.account.keys import key_view, keys_view
 from twoshot.api.account.session import Admin, AdminChanging, account_router
 from twoshot.api.deps import runtime
 from twoshot.domain import Account
-from twoshot.errors import InvalidInput, NotFound
+from twoshot.errors import NotFound
 
 router = account_router()
 
@@ -41,9 +41,8 @@ def admin_accounts(request: Request, _s: Admin) -> list[dict[str, Any]]:
 @router.post("/admin/accounts/{account_id}/disable", summary="Admin: disable an account")
 def admin_disable(request: Request, account_id: str, s: AdminChanging) -> dict[str, Any]:
     """Its keys are refused and its sessions end at once, on every replica."""
-    if account_id == s.account.id:
-        raise InvalidInput("an admin cannot disable their own account", field="account_id")
-    return _account_view(runtime(request).accounts.set_disabled(account_id, True))
+    accounts = runtime(request).accounts
+    return _account_view(accounts.set_disabled(account_id, True, by=s.account.id))
 
 
 @router.post("/admin/accounts/{account_id}/enable", summary="Admin: enable an account again")

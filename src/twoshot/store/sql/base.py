@@ -291,7 +291,7 @@ class SqlBase:
         if not rows:
             return []
         ids = [r.id for r in rows]
-        self._count_ended(conn, Counter(r.api_key_id for r in rows), status, now)
+        self._count_daily(conn, Counter(r.api_key_id for r in rows), status.value, now)
         if webhooks:
             self._enqueue_webhooks(conn, ids, now)
         inputs: dict[str, list[str]] = {i: [] for i in ids}
@@ -305,15 +305,14 @@ class SqlBase:
         return ids
 
     @staticmethod
-    def _count_ended(
-        conn: Connection, per_key: Counter[str], status: TaskStatus, now: float
-    ) -> None:
-        """The dashboard's usage: images per key, day and outcome, in the ending transaction."""
+    def _count_daily(conn: Connection, per_key: Counter[str], what: str, now: float) -> None:
+        """The dashboard's usage: images per key, day and outcome (or ``submitted``), in the
+        transaction that ends or submits them; deleting a task later does not undo it."""
         day = int(now // 86400)
         for key_id, n in sorted(per_key.items()):  # one order: no deadlock between writers
             conn.execute(
                 upsert(conn, usage_daily)
-                .values(api_key_id=key_id, day=day, status=status.value, count=n)
+                .values(api_key_id=key_id, day=day, status=what, count=n)
                 .on_conflict_do_update(
                     index_elements=["api_key_id", "day", "status"],
                     set_={"count": usage_daily.c.count + n},

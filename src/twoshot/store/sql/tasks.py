@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from twoshot.domain import ApiKey, Batch, Task, TaskStatus
 from twoshot.errors import Conflict
 from twoshot.store.base import Ended, Expired, Idempotency
-from twoshot.store.schema import accounts, api_keys, batches, idempotency, task_inputs, tasks
+from twoshot.store.schema import (
+    SUBMITTED,
+    accounts,
+    api_keys,
+    batches,
+    idempotency,
+    task_inputs,
+    tasks,
+)
 from twoshot.store.sql.base import ACTIVE, Prepared, dt, hash_secret, ts
 from twoshot.store.sql.keys import KeyStore
 
@@ -71,6 +80,8 @@ class TaskStore(KeyStore):
                         )
                     )
                 conn.execute(tasks.insert(), [self._task_row(t) for t in tasks_])
+                per_key = Counter(t.api_key_id for t in tasks_)
+                self._count_daily(conn, per_key, SUBMITTED, self._clock())
                 conn.execute(
                     api_keys.update()
                     .where(api_keys.c.id.in_({t.api_key_id for t in tasks_}))
@@ -164,10 +175,15 @@ class TaskStore(KeyStore):
     # -- user actions -------------------------------------------------------------------------
 
     def cancel(self, task_id: str, api_key_id: str) -> Task | None:
-        """A queued task ends canceled now; a running one is flagged, and its worker stops at
-        its next step (or, if that worker died, the next claim settles it)."""
+        found = self.cancel_tasks([task_id], api_key_id)
+        return found[0] if found else None
+
+    def cancel_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]:
+        """Queued tasks end canceled now; running ones are flagged, and their workers stop at
+        their next step (or, if a worker died, the next claim settles it). One transaction
+        for all of them: a batch is canceled at once, its ends numbered together."""
         now = self._clock()
-        mine = and_(tasks.c.id == task_id, tasks.c.api_key_id == api_key_id)
+        mine = and_(tasks.c.id.in_(list(task_ids)), tasks.c.api_key_id == api_key_id)
         with self._ending() as (conn, ended):
             self._end(
                 conn,
@@ -181,8 +197,10 @@ class TaskStore(KeyStore):
                 .where(mine, tasks.c.status == TaskStatus.PROCESSING.value)
                 .values(cancel_requested=True, updated_at=now)
             )
-            row = conn.execute(select(tasks).where(mine)).first()
-        return None if row is None else self._task(row)
+            rows = conn.execute(
+                select(tasks).where(mine).order_by(tasks.c.batch_index, tasks.c.id)
+            ).all()
+        return [self._task(r) for r in rows]
 
     def delete_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]:
         """Delete these tasks of the key (unknown ids are skipped); returns what was deleted,
