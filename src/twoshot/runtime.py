@@ -22,6 +22,7 @@ from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.service.accounts import Accounts
+from twoshot.service.dashboard import Dashboard
 from twoshot.service.workers import RemoteWork
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
@@ -88,6 +89,7 @@ class Runtime:
     provenance: Provenance
     accounts: Accounts
     remote_work: RemoteWork
+    dashboard: Dashboard
     events: TaskEvents = field(default_factory=TaskEvents)
     workers: list[Worker] = field(default_factory=list)
     background: Background = field(default_factory=Background)
@@ -145,8 +147,18 @@ class Runtime:
             failures_per_address=settings.sign_in_failures_per_address,
         )
         remote_work = RemoteWork(store, blobs, max_lease_seconds=settings.max_lease_seconds)
+        dashboard = Dashboard(store, accounts.now)
         rt = cls(
-            settings, store, blobs, fetcher, service, metrics, provenance, accounts, remote_work
+            settings,
+            store,
+            blobs,
+            fetcher,
+            service,
+            metrics,
+            provenance,
+            accounts,
+            remote_work,
+            dashboard,
         )
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
         if settings.resolved_database_url.startswith("postgresql"):

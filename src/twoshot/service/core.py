@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from twoshot.blobs import Blobs
 from twoshot.domain import ApiKey, Batch, Task, task_ids
@@ -61,6 +62,15 @@ class Service:
             clock=clock,
         )
         self.retention = Retention(store, blobs, result_ttl=result_ttl, clock=clock)
+
+    @property
+    def inline_reads(self) -> bool:
+        """Whether a keyed read is cheap enough to run on the event loop (SQLite)."""
+        return self.store.inline_reads
+
+    def inline(self) -> AbstractContextManager[None]:
+        """Reads inside run on the calling thread's own connection (see ``Store.inline``)."""
+        return self.store.inline()
 
     # -- submission ---------------------------------------------------------------------------
 

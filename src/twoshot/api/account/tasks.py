@@ -63,7 +63,7 @@ def list_tasks(
     rt = runtime(request)
     if key is not None:
         own_key(rt, s, key)
-    found = rt.store.account_tasks(
+    found = rt.dashboard.tasks(
         s.account.id,
         key_id=key,
         status=status.value if status else None,
@@ -71,7 +71,7 @@ def list_tasks(
         before_id=before_id,
         limit=limit,
     )
-    keys = {k.id: k for k in rt.store.list_keys(s.account.id)}
+    keys = {k.id: k for k in rt.dashboard.keys(s.account.id)[0]}
     last = found[-1] if len(found) == limit else None
     return {
         "tasks": [_task_row(t, keys) for t in found],
@@ -83,10 +83,7 @@ def list_tasks(
 
 
 def _own_task(rt: Any, s: Session, task_id: str) -> Task:
-    task = rt.store.account_task(s.account.id, task_id) if len(task_id) <= 64 else None
-    if task is None:
-        raise NotFound(f"no task {task_id!r} in this account")
-    return task
+    return rt.dashboard.task(s.account.id, task_id)
 
 
 @router.get("/tasks/{task_id}", summary="A task's task-status JSON")

@@ -99,7 +99,7 @@ def upsert(conn: Connection, table: Table) -> Any:
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
-class Prepared:
+class CompiledRead:
     """A read compiled once and run on a DB-API connection, skipping SQLAlchemy's
     per-execution machinery: for the one query on the hot path of every poll.
 

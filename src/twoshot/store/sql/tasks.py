@@ -22,7 +22,7 @@ from twoshot.store.schema import (
     task_inputs,
     tasks,
 )
-from twoshot.store.sql.base import ACTIVE, Prepared, dt, hash_secret, ts
+from twoshot.store.sql.base import ACTIVE, CompiledRead, dt, hash_secret, ts
 from twoshot.store.sql.keys import KeyStore
 
 # the one query of every poll: the caller's key, its account and its task, joined
@@ -42,7 +42,7 @@ _TASK_FOR_SECRET = (
 class TaskStore(KeyStore):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._task_for_secret = Prepared(
+        self._task_for_secret = CompiledRead(
             self._engine, _TASK_FOR_SECRET, own_connection=self._own_dbapi_connection
         )
 
