@@ -66,6 +66,16 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
     }
 
 
+def new_key(env: dict[str, str]) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [
@@ -181,13 +191,7 @@ def main() -> None:
         "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}:{ROOT / 'bench'}",
         "TWOSHOT_WORKERS": "0",
     }
-    key = subprocess.run(
-        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = new_key(env)
     port = 8765
     server = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
@@ -240,13 +244,7 @@ def main() -> None:
         server.kill()  # plain uvicorn would wait out the waiters (twoshot serve answers them)
         server.wait(30)
     worker_env = {**env, "TWOSHOT_WORKERS": "1", "TWOSHOT_DATA_DIR": str(tmp / "w")}
-    worker_key = subprocess.run(
-        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "bench"],
-        env=worker_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    worker_key = new_key(worker_env)
     server = start_server(worker_env, port + 1)
     try:
         latency = wait_mode_latency(f"http://127.0.0.1:{port + 1}", worker_key, files, args.tasks)

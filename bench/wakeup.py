@@ -17,37 +17,19 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from lease_queue import postgres_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get(
     "TWOSHOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(POSTGRES)
-    schema = f"twoshot_bench_{uuid.uuid4().hex[:10]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -94,7 +76,7 @@ def one_round(
 
 
 def measure(url: str, port: int, rounds: int, files: dict) -> dict[str, dict[str, float]]:
-    from api import start_server
+    from api import new_key, start_server
 
     from twoshot.config import Settings
     from twoshot.runtime import Runtime
@@ -108,13 +90,7 @@ def measure(url: str, port: int, rounds: int, files: dict) -> dict[str, dict[str
         "TWOSHOT_WORKERS": "0",
         "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}:{ROOT / 'bench'}",
     }
-    key = subprocess.run(
-        [sys.executable, "-m", "twoshot", "keys", "create", "--name", "wakeup"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = new_key(env)
     # a process of ours as a worker's would be: what ends a task there tells the others
     rt = Runtime.build(Settings(database_url=url, data_dir=tmp, face_checks=False))
     store = rt.store
@@ -148,7 +124,7 @@ def wakeup(rounds: int, files: dict, port: int = 8790) -> dict:
     tmp.mkdir(parents=True)
     result = {"sqlite": measure(f"sqlite:///{tmp / 'twoshot.db'}", port, rounds, files)}
     try:
-        with postgres_url() as url:
+        with postgres_schema(POSTGRES) as url:
             result["postgresql"] = measure(url, port + 1, rounds, files)
     except Exception as exc:  # no server here
         result["postgresql"] = {"skipped": type(exc).__name__}  # type: ignore[dict-item]

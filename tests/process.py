@@ -41,13 +41,19 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log: Path, *args: str):
+    def __init__(
+        self, env: dict[str, str], log: Path, *args: str, command: list[str] | None = None
+    ):
+        """``twoshot serve`` (or ``command``, e.g. another ASGI server) on a free port."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "twoshot", "serve", "--port", str(self.port), *args],
+                [
+                    *(command or [sys.executable, "-m", "twoshot", "serve"]),
+                    *("--port", str(self.port), *args),
+                ],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

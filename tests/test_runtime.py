@@ -3,9 +3,6 @@ shutdown, stops and joins every one of them."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -67,59 +64,3 @@ def test_runtime_started_twice_refuses_and_a_stopped_one_really_restarts(tmp_pat
     assert len(threads) == 2 and all(t.is_alive() for t in threads)
     rt.close()
     assert not any(t.is_alive() for t in threads)
-
-
-def test_any_asgi_server_answers_waiting_clients_when_stopped(tmp_path: Path) -> None:
-    """Was: only ``twoshot serve`` (a uvicorn subclass in the CLI) released waiters at
-    shutdown; the app under plain uvicorn held its shutdown until every wait ran out."""
-    from tests.conftest import free_port
-    from tests.process import cli, env_for
-
-    env = env_for(
-        tmp_path / "data", TWOSHOT_ENGINE="tests.engines:sidebyside", TWOSHOT_FACE_CHECKS="false"
-    )
-    key = cli(env, "keys", "create", "--name", "k").stdout.strip()
-    port = free_port()
-    log = (tmp_path / "uvicorn.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tests.asgi_app:app", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            assert proc.poll() is None and time.time() < deadline
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        answers: list[httpx.Response] = []
-        waiter = threading.Thread(
-            target=lambda: answers.append(
-                httpx.post(
-                    f"{url}/api/couple_image",
-                    headers={"X-Api-Key": key, "Prefer": "wait=60"},
-                    files=couple_files(),
-                    timeout=90,
-                )
-            )
-        )
-        waiter.start()
-        while "twoshot_waiting_clients 1.0" not in httpx.get(f"{url}/metrics").text:
-            assert time.time() < deadline
-            time.sleep(0.05)
-        started = time.time()
-        proc.send_signal(signal.SIGTERM)
-        waiter.join(30)
-        proc.wait(30)
-        assert time.time() - started < 15  # not the 60 s the client asked to wait
-        assert answers and answers[0].json()["status"] == "queued"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        log.close()

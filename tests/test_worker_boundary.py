@@ -51,6 +51,14 @@ def claim(client: TestClient, headers: dict[str, str], owner: str = "w1", **extr
     return dict(r.json())
 
 
+def finish(client: TestClient, headers: dict[str, str], task_id: str, **body: object) -> int:
+    """A finish from worker ``w1``; its status code."""
+    r = client.post(
+        f"/worker/tasks/{task_id}/finish", headers=headers, json={"owner": "w1", **body}
+    )
+    return r.status_code
+
+
 def completed_elsewhere(rt: Runtime, n: int, data: bytes = b"theirs") -> str:
     """A task of another worker, completed with a result file: a name to covet."""
     task_id = queued(rt, n)
@@ -81,12 +89,7 @@ def test_finish_with_another_tasks_result_name_is_refused(served: Served) -> Non
     mine = queued(rt, 2)
     headers = token(rt)
     assert claim(client, headers)["task"]["id"] == mine
-    r = client.post(
-        f"/worker/tasks/{mine}/finish",
-        headers=headers,
-        json={"owner": "w1", "status": "completed", "result_key": theirs},
-    )
-    assert r.status_code == 400 and r.json()["error"]["field"] == "result_key"
+    assert finish(client, headers, mine, status="completed", result_key=theirs) == 400
     assert rt.store.get_task(mine).status is TaskStatus.PROCESSING  # type: ignore[union-attr]
 
 
@@ -100,12 +103,7 @@ def test_result_names_are_matched_in_full_so_a_trailing_newline_is_refused(
     mine = queued(rt, 1)
     headers = token(rt)
     claim(client, headers)
-    r = client.post(
-        f"/worker/tasks/{mine}/finish",
-        headers=headers,
-        json={"owner": "w1", "status": "completed", "result_key": bad},
-    )
-    assert r.status_code == 400
+    assert finish(client, headers, mine, status="completed", result_key=bad) == 400
     assert rt.store.get_task(mine).result_key is None  # type: ignore[union-attr]
 
 
@@ -141,12 +139,7 @@ def test_finish_error_without_a_code_is_400_not_500(served: Served) -> None:
     mine = queued(rt, 1)
     headers = token(rt)
     claim(client, headers)
-    r = client.post(
-        f"/worker/tasks/{mine}/finish",
-        headers=headers,
-        json={"owner": "w1", "status": "failed", "error": {"message": "no code"}},
-    )
-    assert r.status_code == 400
+    assert finish(client, headers, mine, status="failed", error={"message": "no code"}) == 400
     assert rt.store.get_task(mine).status is TaskStatus.PROCESSING  # type: ignore[union-attr]
 
 

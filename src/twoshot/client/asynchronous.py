@@ -14,17 +14,11 @@ from twoshot.client.wire import Image, TaskResult, _answer, _Stream
 
 
 class AsyncClient(_BaseClient):
-    def __init__(
-        self,
-        base_url: str = "http://127.0.0.1:8000",
-        api_key: str | None = None,
-        *,
-        timeout: float = 120.0,
-    ):
-        super().__init__(api_key)
-        self._http: httpx.AsyncClient = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout
-        )
+    _http: httpx.AsyncClient
+
+    @staticmethod
+    def _open(base_url: str, timeout: float) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -26,8 +26,19 @@ class _BaseClient:
 
     _http: httpx.Client | httpx.AsyncClient
 
-    def __init__(self, api_key: str | None):
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        api_key: str | None = None,
+        *,
+        timeout: float = 120.0,
+    ):
         self._key = api_key
+        self._http = self._open(base_url.rstrip("/"), timeout)
+
+    @staticmethod
+    def _open(base_url: str, timeout: float) -> httpx.Client | httpx.AsyncClient:
+        raise NotImplementedError
 
     def _request(
         self, method: str, url: str, *, idempotency_key: str | None = None, **kw: Any

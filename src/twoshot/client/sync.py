@@ -13,15 +13,11 @@ from twoshot.client.wire import Image, TaskResult, _answer, _Stream
 
 
 class Client(_BaseClient):
-    def __init__(
-        self,
-        base_url: str = "http://127.0.0.1:8000",
-        api_key: str | None = None,
-        *,
-        timeout: float = 120.0,
-    ):
-        super().__init__(api_key)
-        self._http: httpx.Client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+    _http: httpx.Client
+
+    @staticmethod
+    def _open(base_url: str, timeout: float) -> httpx.Client:
+        return httpx.Client(base_url=base_url, timeout=timeout)
 
     def __enter__(self) -> Client:
         return self

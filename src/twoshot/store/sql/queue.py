@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, select
 
 from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.store.base import Ended, Heartbeat
@@ -15,6 +15,11 @@ from twoshot.store.schema import tasks, workers
 from twoshot.store.sql.base import SqlBase, call_hooks, upsert
 
 PROCESSING = TaskStatus.PROCESSING.value
+
+
+def _held(task_id: str, owner: str) -> ColumnElement[bool]:
+    """The task, while ``owner`` holds its lease."""
+    return and_(tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.status == PROCESSING)
 
 
 # how often a worker's row is rewritten when nothing about it changed
@@ -141,11 +146,7 @@ class QueueStore(SqlBase):
         with self._write() as conn:
             row = conn.execute(
                 tasks.update()
-                .where(
-                    tasks.c.id == task_id,
-                    tasks.c.lease_owner == owner,
-                    tasks.c.status == PROCESSING,
-                )
+                .where(_held(task_id, owner))
                 .values(**values)
                 .returning(tasks.c.cancel_requested)
             ).first()
@@ -169,9 +170,7 @@ class QueueStore(SqlBase):
     ) -> bool:
         if not status.is_terminal():
             raise ValueError(f"finish needs a terminal status, not {status.value}")
-        ours = and_(
-            tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.status == PROCESSING
-        )
+        ours = _held(task_id, owner)
         with self._ending() as (conn, ended):
             done = self._end(
                 conn,
@@ -192,11 +191,7 @@ class QueueStore(SqlBase):
         with self._write() as conn:
             done = conn.execute(
                 tasks.update()
-                .where(
-                    tasks.c.id == task_id,
-                    tasks.c.lease_owner == owner,
-                    tasks.c.status == PROCESSING,
-                )
+                .where(_held(task_id, owner))
                 .values(
                     status=TaskStatus.QUEUED.value,
                     lease_owner=None,
@@ -214,26 +209,14 @@ class QueueStore(SqlBase):
         """Make ``name`` the one result name the holder of the task's lease may upload to."""
         with self._write() as conn:
             done = conn.execute(
-                tasks.update()
-                .where(
-                    tasks.c.id == task_id,
-                    tasks.c.lease_owner == owner,
-                    tasks.c.status == PROCESSING,
-                )
-                .values(upload_name=name)
+                tasks.update().where(_held(task_id, owner)).values(upload_name=name)
             )
         return done.rowcount == 1
 
     def upload_for(self, task_id: str, owner: str) -> tuple[bool, str | None]:
         """Whether ``owner`` holds the task's lease, and the upload name issued for it."""
         with self._read() as conn:
-            row = conn.execute(
-                select(tasks.c.upload_name).where(
-                    tasks.c.id == task_id,
-                    tasks.c.lease_owner == owner,
-                    tasks.c.status == PROCESSING,
-                )
-            ).first()
+            row = conn.execute(select(tasks.c.upload_name).where(_held(task_id, owner))).first()
         return (False, None) if row is None else (True, row.upload_name)
 
     def upload_holder(self, name: str) -> str | None:
