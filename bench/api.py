@@ -6,6 +6,7 @@ and, on a second server with one studio worker, a couple's end-to-end latency in
 against submit-then-poll every 0.5 s, with the polls it saves.
 
     python bench/api.py [--seconds 10] [--connections 32] [--waiters 200] [--tasks 8]
+    python bench/api.py --wakeup-only [--rounds 40]   # Prefer: wait's wake-up (wakeup.py)
 
 Needs wrk (Debian: apt-get install wrk). The server is one uvicorn process (uvloop, httptools),
 with no in-process worker, so only the API is measured.
@@ -31,6 +32,7 @@ from pathlib import Path
 import httpx
 from common import create_key, quick
 from PIL import Image
+from wakeup import wakeup
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -159,14 +161,24 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--waiters", type=int, default=quick(200, 10))
     parser.add_argument("--tasks", type=int, default=quick(8, 1))
+    parser.add_argument("--rounds", type=int, default=quick(40, 3))
+    parser.add_argument("--wakeup-only", action="store_true")
     args = parser.parse_args()
+    male, female = jpeg_about("obama.jpg"), jpeg_about("astronaut.jpg")
+    files = {
+        "maleImage": ("m.jpg", male, "image/jpeg"),
+        "femaleImage": ("f.jpg", female, "image/jpeg"),
+    }
+    if args.wakeup_only:
+        print(json.dumps({"prefer_wait_wakeup": wakeup(args.rounds, files)}, indent=2))
+        return
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="twoshot-bench-"))
     env = {
         **os.environ,
         "TWOSHOT_DATA_DIR": str(tmp),
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}",
+        "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}:{ROOT / 'bench'}",
         "TWOSHOT_WORKERS": "0",
     }
     key = create_key(env)
@@ -174,11 +186,6 @@ def main() -> None:
     server = start_server(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        male, female = jpeg_about("obama.jpg"), jpeg_about("astronaut.jpg")
-        files = {
-            "maleImage": ("m.jpg", male, "image/jpeg"),
-            "femaleImage": ("f.jpg", female, "image/jpeg"),
-        }
         task_id = httpx.post(
             f"{base}/api/couple_image", headers={"X-Api-Key": key}, files=files, timeout=60
         ).json()["task_id"]
@@ -250,6 +257,7 @@ def main() -> None:
         "task_status_p50_with_waiters": loaded["p50"],
         "task_status_p99_with_waiters": loaded["p99"],
         "studio_couple_end_to_end": latency,
+        "prefer_wait_wakeup": wakeup(args.rounds, files),
     }
     print(json.dumps(result, indent=2))
     shutil.rmtree(tmp, ignore_errors=True)

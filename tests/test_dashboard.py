@@ -246,7 +246,8 @@ def test_usage_counts_outcomes_per_day_and_key_with_csv(rt: Runtime, app: TestCl
     assert today["keys"][k1]["completed"] == 2 and today["keys"][k2]["canceled"] == 1
     assert report["run_seconds"]["p50"] is not None and report["sampled_tasks"] == 2
     keys = {k["id"]: k for k in dev.get("/api/account/keys").json()}
-    assert keys[k1]["tasks_today"] == 1 and keys[k2]["tasks_today"] == 2  # one was deleted
+    # submissions, counted when made: the deleted one still counts, as in the chart
+    assert keys[k1]["tasks_today"] == 2 and keys[k2]["tasks_today"] == 2
     assert keys[k1]["last_used_at"] is not None
 
     only = dev.get(f"/api/account/usage?key={k2}&days=7").json()
@@ -336,3 +337,58 @@ def test_cli_accounts_and_keys(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["accounts", "disable", "no@example.com"], env=env).exit_code != 0
     dup = runner.invoke(cli, ["accounts", "create", "--email", "dev@example.com"], env=env)
     assert dup.exit_code != 0 and "exists" in dup.output
+
+
+def test_admin_cannot_disable_their_own_account_by_email(rt: Runtime, app: TestClient) -> None:
+    """Was: the route refused only the admin's own id; the email went through."""
+    admin = Dev(rt, "ops@example.com", admin=True)
+    own = admin.send("POST", "/api/account/admin/accounts/OPS@example.com/disable")
+    assert own.status_code == 400
+    assert admin.get("/api/account").status_code == 200  # still signed in
+
+
+def test_tasks_today_counts_a_deleted_task_like_the_usage_chart(
+    rt: Runtime, app: TestClient
+) -> None:
+    """Was: tasks_today counted the rows still there, the chart the tasks that ran."""
+    dev = Dev(rt, "dev@example.com")
+    key_id, secret = dev.new_key()
+    gone = submit(app, secret)
+    submit(app, secret)
+    drain(rt)
+    assert app.delete(f"/api/task/{gone}", headers={"X-Api-Key": secret}).status_code == 204
+    keys = {k["id"]: k for k in dev.get("/api/account/keys").json()}
+    today = dev.get("/api/account/usage").json()["days"][-1]
+    assert keys[key_id]["tasks_today"] == today["completed"] == 2
+
+
+def test_dashboard_task_paging_does_not_skip_tasks_created_in_the_same_instant(
+    rt: Runtime, app: TestClient, image_server: str
+) -> None:
+    """Was: the next page asked for ``created_at < before``: the rest of a batch (one
+    created_at for all its tasks) fell between two pages."""
+    dev = Dev(rt, "dev@example.com")
+    _key_id, secret = dev.new_key()
+    body = {
+        "personImages": [f"{image_server}/obama.jpg"],
+        "promptData": [{"prompt": f"p{i}"} for i in range(5)],
+    }
+    batch = app.post("/api/person_image_batch", headers={"X-Api-Key": secret}, json=body).json()
+    from sqlalchemy import update
+
+    from twoshot.store.schema import tasks
+
+    with rt.store._engine.begin() as conn:  # type: ignore[attr-defined]
+        # one instant for all (a coarse clock, or one created_at for a whole batch)
+        conn.execute(
+            update(tasks).where(tasks.c.batch_id == batch["task_id"]).values(created_at=1e9)
+        )
+    seen: list[str] = []
+    query = "limit=2"
+    while True:
+        page = dev.get(f"/api/account/tasks?{query}").json()
+        seen += [t["task_id"] for t in page["tasks"]]
+        if page["next_before"] is None:
+            break
+        query = f"limit=2&before={page['next_before']}&before_id={page.get('next_before_id')}"
+    assert sorted(seen) == sorted(batch["task_ids"]) and len(seen) == 5

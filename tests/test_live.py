@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -189,7 +190,8 @@ def test_event_stream_of_a_batch_sends_each_item(working: Live, image_server: st
     events = sse(f"{working.url}/api/task-status/{batch['task_id']}/events", working.headers)
     items = [e for e in events if e[1] == "item"]
     assert sorted(e[2]["task_id"] for e in items) == sorted(batch["task_ids"])
-    assert [e[0] for e in items] == ["1", "2"]
+    cursors = [tuple(int(n) for n in e[0].split(".")) for e in items]  # end order, index
+    assert cursors == sorted(cursors) and len(set(cursors)) == 2
     assert events[-1][1] == "done" and events[-1][2]["status"] == "completed"
 
 
@@ -277,13 +279,24 @@ def test_client_wait_rides_the_stream_and_falls_back_to_polling(
 def test_stopping_twoshot_serve_answers_its_waiting_clients(tmp_path: Path) -> None:
     """SIGTERM while a client waits (no worker runs): the client gets its queued answer at
     once, and the server stops, instead of both waiting out the 60 s."""
+    stop_while_a_client_waits(tmp_path, "--workers", "0")
+
+
+def test_any_asgi_server_answers_waiting_clients_when_stopped(tmp_path: Path) -> None:
+    """Was: only ``twoshot serve`` (a uvicorn subclass in the CLI) released waiters at
+    shutdown; the app under plain uvicorn held its shutdown until every wait ran out."""
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "tests.asgi_app:app"]
+    stop_while_a_client_waits(tmp_path, command=uvicorn)
+
+
+def stop_while_a_client_waits(tmp_path: Path, *args: str, command: list[str] | None = None) -> None:
     from tests.process import Server, cli, env_for
 
     env = env_for(
         tmp_path / "data", TWOSHOT_ENGINE="tests.engines:sidebyside", TWOSHOT_FACE_CHECKS="false"
     )
     key = cli(env, "keys", "create", "--name", "k").stdout.strip()
-    server = Server(env, tmp_path / "serve.log", "--workers", "0")
+    server = Server(env, tmp_path / "serve.log", *args, command=command)
     answers: list[httpx.Response] = []
     waiter = threading.Thread(
         target=lambda: answers.append(

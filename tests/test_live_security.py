@@ -12,15 +12,18 @@ import pytest
 
 from tests.conftest import Live, couple_files
 from tests.test_live import slow_live, sse  # noqa: F401  (slow_live is a fixture)
-from twoshot.api.live import last_event_id
+from twoshot.api.live import Cursor
 
 FILES = couple_files()
 
 
 def test_last_event_id_is_ascii_digits_of_bounded_length() -> None:
-    assert last_event_id("250") == 250 and last_event_id("0") == 0
-    for hostile in ("", "²", "\u0663", "12a", "-1", " 5", "9" * 10, "1" * 5000, "end"):
-        assert last_event_id(hostile) == -1, hostile
+    assert Cursor.parse("250").progress == 250 and Cursor.parse("0").progress == 0
+    assert Cursor.parse("12.3").item == (12, 3)
+    hostile = ("", "²", "\u0663", "12a", "-1", " 5", "9" * 10, "1" * 5000, "end")
+    for text in (*hostile, *(f"{h}.1" for h in hostile), *(f"1.{h}" for h in hostile)):
+        cursor = Cursor.parse(text)
+        assert (cursor.item, cursor.progress) == ((-1, -1), -1), text
 
 
 def test_a_hostile_last_event_id_starts_the_stream_afresh(

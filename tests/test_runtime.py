@@ -4,9 +4,11 @@ shutdown, stops and joins every one of them."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import couple_files, make_settings, start_live, stop_live
 from twoshot.runtime import Background, Runtime
@@ -43,3 +45,22 @@ def test_per_thread_engines_and_shared_ones(tmp_path: Path) -> None:
     studio = rt.engine("studio")  # per_thread: every worker thread builds its own
     assert not isinstance(studio, Serialized) and rt.engine("studio") is not studio
     rt.close()
+
+
+def test_runtime_started_twice_refuses_and_a_stopped_one_really_restarts(tmp_path: Path) -> None:
+    """Was: a second start after stop() ran threads that saw the old stop signal and
+    exited at once, silently; a start while running started everything twice."""
+    rt = Runtime.build(make_settings(tmp_path, sweep_interval=0.05), checks=NoChecks())
+    rt.plan(Background(sweeper=True, webhooks=True))
+    rt.start()
+    with pytest.raises(RuntimeError, match="started"):
+        rt.start()
+    rt.stop()
+    assert rt.state == "stopped" and not any(t.is_alive() for t in rt.threads)
+    rt.start()
+    assert rt.state == "started"
+    threads = rt.threads
+    time.sleep(0.2)  # several sweeps' time: a thread that saw a stale stop would be gone
+    assert len(threads) == 2 and all(t.is_alive() for t in threads)
+    rt.close()
+    assert not any(t.is_alive() for t in threads)

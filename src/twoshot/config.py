@@ -199,6 +199,9 @@ class Settings(BaseSettings):
 
     # queue
     lease_seconds: float = 60.0
+    max_lease_seconds: float = Field(
+        default=600.0, gt=0, description="the longest lease a remote worker may ask for"
+    )
     max_attempts: int = 3
     poll_interval: float = 0.5
     drain_seconds: float = Field(

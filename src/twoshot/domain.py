@@ -85,6 +85,8 @@ class Task:
     finished_at: datetime | None = None
     webhook_url: str | None = None
     public_url: str | None = None  # base of image_url, as the submitting request saw it
+    end_seq: int | None = None  # the commit order of its end, among every task's
+    claims: int = 0  # claims ever made: a new one is a new run, its progress from 0
 
 
 def task_to_wire(task: Task) -> dict[str, Any]:
@@ -101,6 +103,7 @@ def task_to_wire(task: Task) -> dict[str, Any]:
         "attempts": task.attempts,
         "max_attempts": task.max_attempts,
         "progress": task.progress,
+        "claims": task.claims,
         "lease_owner": task.lease_owner,
         "lease_expires_at": task.lease_expires_at.isoformat() if task.lease_expires_at else None,
     }
@@ -119,6 +122,7 @@ def task_from_wire(data: dict[str, Any]) -> Task:
         attempts=data["attempts"],
         max_attempts=data["max_attempts"],
         progress=data.get("progress", 0.0),
+        claims=data.get("claims", 0),
         lease_owner=data.get("lease_owner"),
         lease_expires_at=(
             datetime.fromisoformat(data["lease_expires_at"])

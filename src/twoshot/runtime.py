@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import partial
 
 from twoshot.blobs import Blobs, LocalBlobs
@@ -20,15 +21,17 @@ from twoshot.election import Lease, process_name
 from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
-from twoshot.live import PgListener, TaskEvents, conninfo_from_url
+from twoshot.live import PgListener, PgNotifier, TaskEvents, conninfo_from_url
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.safety import ContentPolicy
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.service.accounts import Accounts
+from twoshot.service.dashboard import Dashboard
+from twoshot.service.workers import RemoteWork
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
-from twoshot.worker.loop import Evaluator
+from twoshot.worker.loop import Evaluator, WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,12 @@ class Background:
     listen: bool = True  # PostgreSQL: LISTEN for tasks changed by other processes
 
 
+class RuntimeState(StrEnum):
+    NEW = "new"  # built; ``plan`` may still change what ``start`` runs
+    STARTED = "started"  # its threads run
+    STOPPED = "stopped"  # its threads are joined; ``start`` begins afresh
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -99,6 +108,8 @@ class Runtime:
     metrics: Metrics
     provenance: Provenance
     accounts: Accounts
+    remote_work: RemoteWork
+    dashboard: Dashboard
     events: TaskEvents = field(default_factory=TaskEvents)
     workers: list[Worker] = field(default_factory=list)
     background: Background = field(default_factory=Background)
@@ -109,6 +120,8 @@ class Runtime:
     listener: PgListener | None = None
     policy: ContentPolicy = field(default_factory=ContentPolicy.off)
     owner: str = field(default_factory=process_name)  # this process, as a lease owner
+    notifier: PgNotifier | None = None
+    state: RuntimeState = RuntimeState.NEW
 
     @classmethod
     def build(
@@ -161,9 +174,27 @@ class Runtime:
             failures_per_account=settings.sign_in_failures_per_account,
             failures_per_address=settings.sign_in_failures_per_address,
         )
-        rt = cls(settings, store, blobs, fetcher, service, metrics, provenance, accounts)
+        remote_work = RemoteWork(store, blobs, max_lease_seconds=settings.max_lease_seconds)
+        dashboard = Dashboard(store, accounts.now)
+        rt = cls(
+            settings,
+            store,
+            blobs,
+            fetcher,
+            service,
+            metrics,
+            provenance,
+            accounts,
+            remote_work,
+            dashboard,
+        )
         rt.policy = policy
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
+        if settings.resolved_database_url.startswith("postgresql"):
+            # and the waiters of every other process, after the commit
+            notifier = rt.notifier = PgNotifier(conninfo_from_url(settings.resolved_database_url))
+            store.on_ended(lambda ended: notifier([t.id for t in ended]))
+            store.on_progress(notifier)
         metrics.waiting_clients.set_function(lambda: rt.events.waiting)
         return rt
 
@@ -209,7 +240,20 @@ class Runtime:
             for name in self.settings.allowed_engines:
                 self.engine(name)
 
+    def _assert_state(self, *allowed: RuntimeState) -> None:
+        if self.state not in allowed:
+            raise RuntimeError(f"the runtime is {self.state.value}, expected one of {allowed}")
+
     def start(self) -> None:
+        """Start the planned threads. A stopped runtime starts afresh (new threads, a new
+        stop signal); starting one that runs is an error, never a silent no-op."""
+        self._assert_state(RuntimeState.NEW, RuntimeState.STOPPED)
+        if self.state is RuntimeState.STOPPED:
+            self._background_stop = threading.Event()
+            self._threads = []
+            self.workers = [w for w in self.workers if w.state is WorkerState.NEW]
+        self.events.closing = False
+        self.state = RuntimeState.STARTED
         plan = self.background
         # before the first request (the app's lifespan runs this before serving): the models'
         # cold load is seconds on a busy CPU, more than a client's first call should wait
@@ -278,6 +322,9 @@ class Runtime:
     def stop(self, timeout: float | None = None) -> None:
         """Stop every thread this runtime started and join it: workers finish their task,
         or after ``timeout`` (default ``TWOSHOT_DRAIN_SECONDS``) hand it back to the queue."""
+        if self.state is RuntimeState.STOPPED:
+            return
+        self.state = RuntimeState.STOPPED
         if timeout is None:
             timeout = self.settings.drain_seconds
         self._background_stop.set()
@@ -296,6 +343,8 @@ class Runtime:
 
     def close(self) -> None:
         self.stop()
+        if self.notifier is not None:
+            self.notifier.close()
         self.store.close()
 
 

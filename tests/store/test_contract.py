@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from twoshot.blobs import new_result_name
 from twoshot.domain import Batch, ErrorInfo, JobSpec, Task, TaskStatus
 from twoshot.errors import Conflict
 from twoshot.store import Idempotency, Queue, SqlStore, make_engine, migrate
@@ -96,6 +97,11 @@ class Rig:
     store: SqlStore
     clock: Clock
     remote: bool = False
+
+    def result_name(self, task_: Task, owner: str) -> str:
+        """A result name as the worker gets one: a remote server issues it per upload."""
+        name_for = getattr(self.queue, "result_name", None)
+        return name_for(task_.id, owner) if name_for is not None else new_result_name()
 
     def owner(self, task_: Task | None) -> str:
         """The lease owner as the worker named it (a server prefixes its token's id)."""
@@ -229,7 +235,8 @@ def test_heartbeat_progress_and_finish_need_the_lease(rig: Rig) -> None:
     assert rig.store.get_task(t.id).progress == 0.4  # type: ignore[union-attr]
     assert not q.heartbeat(t.id, "intruder", 0.9, 30).ours
     assert not q.finish(t.id, "intruder", TaskStatus.COMPLETED, result_key="r")
-    assert q.finish(t.id, "w1", TaskStatus.COMPLETED, result_key="r", quality={"faces": 1})
+    name = rig.result_name(t, "w1")
+    assert q.finish(t.id, "w1", TaskStatus.COMPLETED, result_key=name, quality={"faces": 1})
     done = rig.store.get_task(t.id)
     assert (
         done.status is TaskStatus.COMPLETED
@@ -271,8 +278,9 @@ def test_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(rig: Rig) -
     again = q.claim("w2", ["e"], 30)
     assert again is not None and again.attempts == 2 and rig.owner(again) == "w2"
     assert not q.finish(again.id, "w1", TaskStatus.COMPLETED, result_key="r1")
-    assert q.finish(again.id, "w2", TaskStatus.COMPLETED, result_key="r2")
-    assert rig.store.get_task(again.id).result_key == "r2"  # type: ignore[union-attr]
+    name = rig.result_name(again, "w2")
+    assert q.finish(again.id, "w2", TaskStatus.COMPLETED, result_key=name)
+    assert rig.store.get_task(again.id).result_key == name  # type: ignore[union-attr]
 
 
 def test_out_of_attempts_fails_with_worker_lost(rig: Rig) -> None:

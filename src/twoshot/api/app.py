@@ -27,6 +27,7 @@ from twoshot.api import (
 )
 from twoshot.api.fastpath import App
 from twoshot.api.limits import BodyLimit
+from twoshot.api.shutdown import release_waiters_on_stop
 from twoshot.runtime import Runtime
 
 DESCRIPTION = """\
@@ -47,9 +48,12 @@ def create_app(rt: Runtime) -> FastAPI:
         """The runtime's planned threads run while the app serves, and are joined after."""
         rt.events.bind(asyncio.get_running_loop())  # waiters of Prefer: wait and SSE live here
         rt.start()
+        undo = release_waiters_on_stop(rt.events)
         try:
             yield
         finally:
+            undo()
+            rt.events.close()  # whoever still waits answers now
             await run_in_threadpool(rt.stop)
             await rt.fetcher.aclose()  # its httpx client lives on this event loop
 

@@ -25,9 +25,11 @@ def runtime(request: Request) -> Runtime:
 
 async def read(rt: Runtime, fn: Callable[..., T], *args: Any) -> T:
     """A keyed store read: on the event loop where it is cheap (SQLite, see
-    ``SqlStore.inline_reads``), else in the thread pool."""
-    if rt.store.inline_reads:
-        return fn(*args)
+    ``SqlStore.inline_reads``; on a connection of the loop's own, so it never waits for
+    the pool), else in the thread pool."""
+    if rt.service.inline_reads:
+        with rt.service.inline():
+            return fn(*args)
     return await run_in_threadpool(fn, *args)
 
 

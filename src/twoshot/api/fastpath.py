@@ -56,6 +56,7 @@ class FastPath:
         self._app = app
         self._reads = getattr(rt.store, "polls", None)  # a SqlStore's; else never fast
         self._inline = rt.store.inline_reads
+        self._store = rt.store
         # FastAPI's own telemetry (when an OpenTelemetry provider is configured) sees only
         # what goes through FastAPI: then every poll does
         telemetry = getattr(app, "_native_telemetry", None)
@@ -93,7 +94,8 @@ class FastPath:
         read = self._reads.batch if ident.startswith("batch-") else self._reads.task  # type: ignore[union-attr]
         try:
             if self._inline:
-                found = read(ident, digest)
+                with self._store.inline():  # on the loop's own connection, never the pool's
+                    found = read(ident, digest)
             else:
                 found = await run_in_threadpool(read, ident, digest)
         except Exception:  # the ordinary route meets it again, and answers and logs it

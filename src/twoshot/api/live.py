@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from twoshot.api.deps import base_url, read, runtime
 from twoshot.api.views import ERRORS
 from twoshot.domain import ApiKey, Batch, Task, task_ids
-from twoshot.errors import TwoshotError
+from twoshot.errors import NotFound, TwoshotError
 from twoshot.runtime import Runtime
 from twoshot.status import status_body, task_body
 
@@ -55,14 +55,20 @@ async def _reread(rt: Runtime, request: Request, ident: str) -> Task | Batch:
     return await _read(rt, ident, key)
 
 
-def last_event_id(header: str) -> int:
-    """Where a stream resumes: ``Last-Event-ID`` as ASCII digits only (``str.isdigit`` takes
-    "²" too, which ``int`` refuses) and at most 9 of them; anything else starts afresh."""
-    return int(header) if 0 < len(header) <= 9 and header.isascii() and header.isdigit() else -1
+def _digits(text: str) -> int | None:
+    """ASCII digits only (``str.isdigit`` takes "²" too, which ``int`` refuses), at most 9."""
+    return int(text) if 0 < len(text) <= 9 and text.isascii() and text.isdigit() else None
 
 
 def _ended(target: Task | Batch) -> bool:
     return target.status.is_terminal()  # a batch's: terminal once every task is
+
+
+async def _known_ids(rt: Runtime, ident: str, key: ApiKey) -> list[str]:
+    """The tasks to watch: a task's own id, or a batch's tasks (read: they never change)."""
+    if not ident.startswith("batch-"):
+        return [ident]
+    return task_ids(await _read(rt, ident, key))
 
 
 async def answer_after_waiting(
@@ -75,15 +81,20 @@ async def answer_after_waiting(
     rt = runtime(request)
     applied = {"Preference-Applied": f"wait={seconds:g}", "Vary": "Prefer"}
     deadline = time.monotonic() + seconds
-    target = await _read(rt, answer["task_id"], key)
     recheck = Recheck(rt.settings.live_recheck)
-    with rt.events.watch(task_ids(target)) as watch:
-        while not _ended(target):
-            left = deadline - time.monotonic()
-            if left <= 0 or rt.events.closing:  # time is up, or the server is stopping
-                return JSONResponse(answer, headers=applied)
-            recheck.woken(await watch.wait(min(left, recheck.interval)))
-            target = await _reread(rt, request, answer["task_id"])
+    ident = answer["task_id"]
+    try:
+        # watch first, then read: an end that commits after the read still wakes the watch
+        with rt.events.watch(await _known_ids(rt, ident, key)) as watch:
+            target = await _read(rt, ident, key)
+            while not _ended(target):
+                left = deadline - time.monotonic()
+                if left <= 0 or rt.events.closing:  # time is up, or the server is stopping
+                    return JSONResponse(answer, headers=applied)
+                recheck.woken(await watch.wait(min(left, recheck.interval)))
+                target = await _reread(rt, request, ident)
+    except NotFound:  # deleted meanwhile: what was asked (submit, cancel) still happened
+        return JSONResponse(answer, headers=applied)
     return JSONResponse(status_body(target, base_url(request)), headers=applied)
 
 
@@ -123,37 +134,24 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
     rt = runtime(request)
     # a keyed read like task-status's: inline on SQLite (a thread hop cost 1 ms of CPU here)
     key = await read(rt, rt.service.authenticate, request.headers.get("x-api-key"))
-    target = await _read(rt, task_id, key)  # 401 / 404 now, as a plain answer
+    ids = task_ids(await _read(rt, task_id, key))  # 401 / 404 now, as a plain answer
     base = base_url(request)
     resume = request.headers.get("last-event-id", "")
 
     async def stream() -> AsyncIterator[str]:
-        current: Task | Batch = target
-        sent = last_event_id(resume)  # task: the last progress in per mille; batch: items sent
+        cursor = Cursor.parse(resume)
         yield "retry: 1000\n\n"
         last_write = time.monotonic()
         recheck = Recheck(rt.settings.live_recheck)
-        with rt.events.watch(task_ids(current)) as watch:
+        with rt.events.watch(ids) as watch:  # watch first, then read
             while True:
-                if isinstance(current, Batch):
-                    ended = sorted(
-                        (t for t in current.tasks if t.status.is_terminal()),
-                        key=lambda t: (t.finished_at or t.updated_at, t.batch_index or 0),
-                    )
-                    for k, item in enumerate(ended[max(0, sent) :], start=max(0, sent) + 1):
-                        yield _event("item", task_body(item, base), str(k))
-                        sent = k
-                else:
-                    local = rt.events.latest_progress(current.id) or 0.0
-                    permille = int(max(current.progress, local) * 1000)
-                    if not current.status.is_terminal() and permille > sent:
-                        sent = permille
-                        data = {
-                            "task_id": current.id,
-                            "status": current.status.value,
-                            "progress": permille / 1000,
-                        }
-                        yield _event("progress", data, str(permille))
+                try:
+                    current = await _reread(rt, request, task_id)
+                except TwoshotError as exc:  # deleted while watched, or the key revoked
+                    yield _event("error", {"error": exc.to_dict()})
+                    return
+                for name, data, event_id in cursor.news(current, rt, base):
+                    yield _event(name, data, event_id)
                 if _ended(current):
                     yield _event("done", status_body(current, base), "end")
                     return
@@ -163,14 +161,58 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
                 if time.monotonic() - last_write > KEEPALIVE:
                     yield ": keep-alive\n\n"
                     last_write = time.monotonic()
-                try:
-                    current = await _reread(rt, request, task_id)
-                except TwoshotError as exc:  # deleted while watched, or the key revoked
-                    yield _event("error", {"error": exc.to_dict()})
-                    return
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class Cursor:
+    """What a stream has sent, as its event ids say, so a resumed stream sends only news.
+
+    A batch's items go out in the order their ends committed (``Task.end_seq``; within one
+    transaction, by index), with the id ``<end_seq>.<index>``: an item that commits later
+    always sorts after every item already seen, whatever its ``finished_at`` says. A task's
+    progress id is ``claims * 10000 + per mille``: a new claim (a retry) starts above every
+    id of the run before, so its progress from 0 is sent again."""
+
+    def __init__(self, item: tuple[int, int] = (-1, -1), progress: int = -1):
+        self.item = item
+        self.progress = progress
+
+    @classmethod
+    def parse(cls, last_event_id: str) -> Cursor:
+        seq, dot, index = last_event_id.partition(".")
+        if dot:
+            first, second = _digits(seq), _digits(index)
+            return cls() if first is None or second is None else cls(item=(first, second))
+        progress = _digits(last_event_id)
+        return cls() if progress is None else cls(progress=progress)
+
+    def news(
+        self, current: Task | Batch, rt: Runtime, base: str
+    ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        if isinstance(current, Batch):
+            ended = [t for t in current.tasks if t.status.is_terminal()]
+            for item in sorted(ended, key=_end_order):
+                if _end_order(item) > self.item:
+                    self.item = _end_order(item)
+                    yield "item", task_body(item, base), "{}.{}".format(*self.item)
+            return
+        local = rt.events.latest_progress(current.id, current.claims) or 0.0
+        permille = int(max(current.progress, local) * 1000)
+        progress_id = current.claims * 10000 + permille
+        if not current.status.is_terminal() and progress_id > self.progress:
+            self.progress = progress_id
+            data = {
+                "task_id": current.id,
+                "status": current.status.value,
+                "progress": permille / 1000,
+            }
+            yield "progress", data, str(progress_id)
+
+
+def _end_order(task: Task) -> tuple[int, int]:
+    return task.end_seq or 0, task.batch_index or 0

@@ -75,7 +75,7 @@ def readyz(request: Request) -> JSONResponse:
     rt = runtime(request)
     checks: dict[str, str] = {}
     try:
-        queue = rt.store.count_by_status()
+        queue = rt.dashboard.queue()
         checks["store"] = "ok"
     except Exception as exc:
         queue = {}

@@ -16,4 +16,4 @@ router = APIRouter(prefix="/api", responses=ERRORS)
 @router.get("/webhook-secret", tags=["webhooks"], summary="The secret that signs your webhooks")
 def webhook_secret(request: Request, key: Annotated[ApiKey, Depends(api_key)]) -> dict:
     """Verify each delivery's ``webhook-signature`` with it (any Standard Webhooks library)."""
-    return {"webhook_secret": runtime(request).store.webhook_secret(key.id)}
+    return {"webhook_secret": runtime(request).dashboard.webhook_secret(key.id)}

@@ -1,9 +1,10 @@
-"""Routes for remote workers: claim, heartbeat, finish, release, inputs and results over HTTP.
+"""Routes for remote workers: claim, heartbeat, upload, finish, release, inputs and results.
 
 Workers on other machines need neither database credentials nor a shared disk. They
 authenticate with a worker token (``Authorization: Bearer tsw_…``), which is not an API key:
 it cannot read users' tasks, and API keys cannot use these routes. A worker's lease owner is
-bound to its token, so one token cannot finish another's tasks.
+bound to its token, so one token cannot finish another's tasks. The checks live in
+``twoshot.service.workers``; these routes only translate HTTP.
 """
 
 from __future__ import annotations
@@ -11,89 +12,86 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.api.deps import runtime
-from twoshot.blobs import is_result_name, new_result_name
 from twoshot.domain import ErrorInfo, TaskStatus, task_to_wire
-from twoshot.errors import InvalidInput, NotFound, Unauthorized
 from twoshot.runtime import queue_depth as pool_depths
+from twoshot.service.workers import RemoteWork
 
 router = APIRouter(prefix="/worker", include_in_schema=False)
 
 
+def _work(request: Request) -> RemoteWork:
+    return runtime(request).remote_work
+
+
 def _token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    token_id = (
-        runtime(request).store.worker_for(secret.strip()) if scheme.lower() == "bearer" else None
-    )
-    if token_id is None:
-        raise Unauthorized("send a worker token as 'Authorization: Bearer tsw_…'")
-    return token_id
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    return _work(request).token(secret if scheme.lower() == "bearer" else None)
 
 
 def _owner(request: Request, owner: str) -> str:
     return f"{_token(request)}/{owner[:64]}"
 
 
+Lease = Field(default=60.0, gt=0, description="clamped to the server's maximum")
+
+
 class Claim(BaseModel):
-    owner: str
-    engines: list[str]
-    lease_seconds: float = 60.0
+    owner: str = Field(max_length=200)
+    engines: list[str] = Field(max_length=32)
+    lease_seconds: float = Lease
 
 
 class Beat(BaseModel):
-    owner: str
+    owner: str = Field(max_length=200)
     progress: float | None = None
-    lease_seconds: float = 60.0
+    lease_seconds: float = Lease
+
+
+class WorkerError(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    message: str = Field(default="", max_length=2000)
 
 
 class Finish(BaseModel):
-    owner: str
+    owner: str = Field(max_length=200)
     status: TaskStatus
-    result_key: str | None = None
+    result_key: str | None = Field(default=None, max_length=64)
     quality: dict[str, Any] | None = None
-    error: dict[str, str] | None = None
+    error: WorkerError | None = None
 
 
 class Owner(BaseModel):
-    owner: str
+    owner: str = Field(max_length=200)
 
 
 @router.post("/claim")
 def claim(request: Request, body: Claim) -> dict:
-    """The task, and with an S3 blob store, where to upload its result: a presigned PUT URL
-    for a fresh result name, so the image goes to the bucket and not through this process."""
-    rt = runtime(request)
-    task = rt.store.claim(_owner(request, body.owner), body.engines, body.lease_seconds)
-    if task is None:
-        return {"task": None}
-    answer: dict[str, Any] = {"task": task_to_wire(task)}
-    presign = getattr(rt.blobs, "presigned_result_upload", None)
-    if presign is not None:
-        name = new_result_name()
-        seconds = int(max(600, 10 * body.lease_seconds))
-        answer["upload"] = {"name": name, "url": presign(name, seconds)}
-    return answer
+    task = _work(request).claim(_owner(request, body.owner), body.engines, body.lease_seconds)
+    return {"task": task_to_wire(task) if task is not None else None}
 
 
 @router.post("/tasks/{task_id}/heartbeat")
 def heartbeat(request: Request, task_id: str, body: Beat) -> dict:
-    beat = runtime(request).store.heartbeat(
+    beat = _work(request).heartbeat(
         task_id, _owner(request, body.owner), body.progress, body.lease_seconds
     )
     return {"ours": beat.ours, "cancel_requested": beat.cancel_requested}
 
 
+@router.post("/tasks/{task_id}/upload")
+def upload(request: Request, task_id: str, body: Owner) -> dict:
+    """The name to store this task's result under; with S3, the presigned URL to PUT it."""
+    return _work(request).upload(task_id, _owner(request, body.owner))
+
+
 @router.post("/tasks/{task_id}/finish")
 def finish(request: Request, task_id: str, body: Finish) -> dict:
-    if not body.status.is_terminal():
-        raise InvalidInput("finish needs a terminal status", field="status")
-    rt = runtime(request)
-    error = ErrorInfo(body.error["code"], body.error.get("message", "")) if body.error else None
-    done = rt.store.finish(
+    error = ErrorInfo(body.error.code, body.error.message) if body.error else None
+    done = _work(request).finish(
         task_id,
         _owner(request, body.owner),
         body.status,
@@ -106,37 +104,26 @@ def finish(request: Request, task_id: str, body: Finish) -> dict:
 
 @router.post("/tasks/{task_id}/release")
 def release(request: Request, task_id: str, body: Owner) -> dict:
-    return {"released": runtime(request).store.release(task_id, _owner(request, body.owner))}
+    return {"released": _work(request).release(task_id, _owner(request, body.owner))}
 
 
 @router.get("/inputs/{key}")
 def get_input(request: Request, key: str) -> Response:
     _token(request)
-    rt = runtime(request)
-    if len(key) != 64 or rt.store.unreferenced([key]):  # only inputs of tasks still to run
-        raise NotFound("no such input")
-    try:
-        data = rt.blobs.get_input(key)
-    except FileNotFoundError:
-        raise NotFound("no such input") from None
-    return Response(data, media_type="image/jpeg")
+    return Response(_work(request).input(key), media_type="image/jpeg")
 
 
 @router.put("/results/{name}")
 async def put_result(request: Request, name: str) -> dict:
-    _token(request)
-    if not is_result_name(name):
-        raise InvalidInput("not a result name", field="name")
+    token_id = await run_in_threadpool(_token, request)
     data = await request.body()
-    await run_in_threadpool(runtime(request).blobs.put_result, name, data)
+    await run_in_threadpool(_work(request).put_result, token_id, name, data)
     return {"stored": len(data)}
 
 
 @router.delete("/results/{name}")
 def delete_result(request: Request, name: str) -> dict:
-    _token(request)
-    if is_result_name(name):
-        runtime(request).blobs.delete_result(name)
+    _work(request).delete_result(_token(request), name)
     return {"deleted": True}
 
 

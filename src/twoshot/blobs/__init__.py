@@ -17,8 +17,9 @@ from typing import Protocol
 
 __all__ = ["Blobs", "LocalBlobs", "is_input_key", "is_result_name", "new_result_name"]
 
-_RESULT_NAME = re.compile(r"^[A-Za-z0-9_-]{32}\.jpg$")
-_INPUT_KEY = re.compile(r"^[0-9a-f]{64}$")
+# matched in full (``$`` would let a trailing newline through)
+_RESULT_NAME = re.compile(r"[A-Za-z0-9_-]{32}\.jpg")
+_INPUT_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 def new_result_name() -> str:
@@ -28,11 +29,11 @@ def new_result_name() -> str:
 
 def is_input_key(key: str) -> bool:
     """An input's content address: a sha256 in lowercase hex."""
-    return bool(_INPUT_KEY.match(key))
+    return bool(_INPUT_KEY.fullmatch(key))
 
 
 def is_result_name(name: str) -> bool:
-    return bool(_RESULT_NAME.match(name))
+    return bool(_RESULT_NAME.fullmatch(name))
 
 
 class Blobs(Protocol):

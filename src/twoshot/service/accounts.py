@@ -172,8 +172,11 @@ class Accounts:
         account = self._account(id_or_email)
         return account, self.store.create_sign_in_link(account.id, self._link_ttl)
 
-    def set_disabled(self, id_or_email: str, disabled: bool) -> Account:
+    def set_disabled(self, id_or_email: str, disabled: bool, *, by: str | None = None) -> Account:
+        """``by``: the admin asking, who may not disable themselves (by id or by email)."""
         account = self._account(id_or_email)
+        if disabled and account.id == by:
+            raise InvalidInput("an admin cannot disable their own account", field="account_id")
         changed = self.store.set_disabled(account.id, disabled)
         assert changed is not None
         return changed

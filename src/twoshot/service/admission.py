@@ -27,9 +27,10 @@ class Admission:
         self._clock = clock
 
     @asynccontextmanager
-    async def admitted(self, key: ApiKey, n: int) -> AsyncIterator[None]:
+    async def admitted(self, key: ApiKey, n: int) -> AsyncIterator[Admitted]:
         """Count ``n`` tasks against the key's limits and the queue bound, or refuse with 429.
-        A submission that fails after this takes its count back."""
+        A submission that fails after this takes its count back, and so does one that
+        turns out to be a replay (``Admitted.refund``)."""
         if self._max_queued and self.store.queued_count() + n > self._max_queued:
             raise RateLimited(
                 f"the queue is full ({self._max_queued} tasks waiting); try again shortly",
@@ -57,12 +58,25 @@ class Admission:
                 code="rate_limited" if span == 60 else "quota_exceeded",
                 retry_after=retry,
             )
+        admitted = Admitted(self.store, hits)
         try:
-            yield
+            yield admitted
         except BaseException:
-            if hits:
-                self.store.uncount(hits)
+            admitted.refund()
             raise
+
+
+class Admitted:
+    """Tasks counted against a key's windows; ``refund`` takes the count back, once."""
+
+    def __init__(self, store: Store, hits: list[Hit]):
+        self._store = store
+        self._hits = hits
+
+    def refund(self) -> None:
+        if self._hits:
+            self._store.uncount(self._hits)
+            self._hits = []
 
 
 def _first(value: int | None, default: int) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from twoshot.blobs import Blobs
 from twoshot.domain import ApiKey, Batch, Task, task_ids
@@ -66,6 +67,15 @@ class Service:
         )
         self.retention = Retention(store, blobs, result_ttl=result_ttl, clock=clock)
 
+    @property
+    def inline_reads(self) -> bool:
+        """Whether a keyed read is cheap enough to run on the event loop (SQLite)."""
+        return self.store.inline_reads
+
+    def inline(self) -> AbstractContextManager[None]:
+        """Reads inside run on the calling thread's own connection (see ``Store.inline``)."""
+        return self.store.inline()
+
     # -- submission ---------------------------------------------------------------------------
 
     async def submit_couple(
@@ -121,8 +131,7 @@ class Service:
         return self.store.get_task(ident, key.id)
 
     def cancel(self, ident: str, key: ApiKey) -> Task | Batch:
-        for task_id in task_ids(self.lookup(ident, key)):
-            self.store.cancel(task_id, key.id)
+        self.store.cancel_tasks(task_ids(self.lookup(ident, key)), key.id)
         return self.lookup(ident, key)
 
     def delete(self, ident: str, key: ApiKey) -> int:
@@ -139,8 +148,8 @@ class Service:
         if gone is None:
             raise NotFound(f"no task or batch {ident!r} for this API key")
         for task in gone:
-            if task.result_key:
-                self.blobs.delete_result(task.result_key)
+            if task.result_key:  # the rows are gone: a bad name is logged, not a 500
+                self.retention.delete_result(task.result_key, task.id)
         return len(gone)
 
     def tasks_ended(self, ended: list[Ended]) -> None:

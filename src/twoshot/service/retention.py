@@ -21,6 +21,18 @@ class Retention:
         self.result_ttl = result_ttl
         self._clock = clock
 
+    def delete_result(self, name: str, task_id: str) -> bool:
+        """Delete a result file; False (and a log line) when its name is not one a blob
+        store could hold, which only an old or broken row carries."""
+        try:
+            self.blobs.delete_result(name)
+        except ValueError:
+            log.warning(
+                "retention: task %s has a result name no store can hold; set aside", task_id
+            )
+            return False
+        return True
+
     def drop_inputs(self, keys: list[str]) -> None:
         """Delete the input blobs among ``keys`` that no live task references any more."""
         for k in self.store.unreferenced(keys):
@@ -55,8 +67,12 @@ class Retention:
         worker whose finish failed after its upload leaves one). Returns (results, inputs)
         deleted. Files younger than their grace period are left: they may be in flight."""
         expired = self.store.expired_results(self._clock() - result_ttl)
+        deleted = 0
         for e in expired:
-            self.blobs.delete_result(e.result_key)
+            if self.delete_result(e.result_key, e.task_id):
+                deleted += 1
+            # a name no blob store can hold is set aside (forgotten, logged): the sweep goes
+            # on past it now and never meets it again
             self.store.forget_result(e.task_id)
         candidates = [n for n, age in self.blobs.result_ages() if age > orphan_grace]
         referenced = self.store.referenced_results(candidates)
@@ -69,4 +85,4 @@ class Retention:
         orphans = [k for k, age in self.blobs.input_ages() if k not in live and age > input_grace]
         for k in orphans:
             self.blobs.delete_input(k)
-        return len(expired) + len(orphaned_results), len(orphans)
+        return deleted + len(orphaned_results), len(orphans)

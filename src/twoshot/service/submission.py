@@ -184,23 +184,27 @@ class Submissions:
         engine = self._engine(how.engine)
         callback = await self._callback(how.webhook_url, how.public_url)
         idem = idempotency(key, how.idempotency_key, route, engine, images, fingerprint)
-        if idem is not None and (answer := self.store.idempotent_response(idem)) is not None:
-            return json.loads(answer)
-        async with self.admission.admitted(key, n_tasks):
+        if idem is not None and (earlier := self.store.idempotent_response(idem)) is not None:
+            return dict(json.loads(earlier))
+        async with self.admission.admitted(key, n_tasks) as admitted:
             prepared = await self.intake.prepare(images)
             tasks, batch = build(prepared, engine, callback)
-            return self._commit(tasks, batch, prepared.values(), idem)
+            answer, replayed = self._commit(tasks, batch, prepared.values(), idem)
+            if replayed:  # a request with the same Idempotency-Key committed first
+                admitted.refund()
+            return answer
 
     def _commit(
         self, tasks: list[Task], batch: Batch | None, prepared: object, idem: Idempotency | None
-    ) -> dict:
+    ) -> tuple[dict, bool]:
+        """The answer, and whether it is an earlier request's (a lost idempotency race)."""
         if batch is None:
             answer: dict = {"task_id": tasks[0].id, "status": "queued"}
         else:
             answer = {"task_id": batch.id, "status": "queued", "task_ids": [t.id for t in tasks]}
         earlier = self.store.submit(tasks, batch, json.dumps(answer), idem)
         if earlier is not None:
-            return json.loads(earlier)
+            return json.loads(earlier), True
         # An input deleted by a concurrent clean-up between our put and our commit is put back:
         # after the commit, no clean-up can see it as unreferenced.
         for p in {p.key: p for p in prepared}.values():  # type: ignore[attr-defined]
@@ -210,7 +214,7 @@ class Submissions:
             len(tasks),
             f" in batch {batch.id}" if batch else f" {tasks[0].id}",
         )
-        return answer
+        return answer, False
 
     def _engine(self, requested: str | None) -> str:
         if requested in (None, ""):

@@ -205,10 +205,10 @@ async function showTasks(view, params) {
   const stat = el("select", { id: "tasks-status", onchange: go }, ["", "queued", "processing", "completed", "failed", "canceled"].map((s) => el("option", { value: s, selected: s === status }, s || "any status")));
   const body = el("tbody");
   const more = el("button", { class: "plain", hidden: true }, "Older tasks");
-  let before = null;
+  let before = null, beforeId = null;
   async function load() {
     const q = new URLSearchParams({ limit: 25 });
-    if (key) q.set("key", key); if (status) q.set("status", status); if (before) q.set("before", before);
+    if (key) q.set("key", key); if (status) q.set("status", status); if (before) { q.set("before", before); q.set("before_id", beforeId); }
     const page = await api("/api/account/tasks?" + q);
     for (const t of page.tasks) {
       body.append(el("tr", { class: "click", "data-task": t.task_id, onclick: () => { location.hash = "task/" + t.task_id; } },
@@ -221,7 +221,7 @@ async function showTasks(view, params) {
         el("td", {}, identity(t)),
         el("td", {}, t.flags.length ? el("span", { class: "flags" }, t.flags.join(", ")) : el("span", { class: "muted" }, "none"))));
     }
-    before = page.next_before; more.hidden = !before;
+    before = page.next_before; beforeId = page.next_before_id; more.hidden = !before;
     if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No tasks yet.")));
   }
   more.addEventListener("click", load);

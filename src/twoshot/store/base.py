@@ -6,6 +6,7 @@ One contract test suite (``tests/store``) runs against every implementation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -97,6 +98,13 @@ class Queue(Protocol):
 class Store(Queue, Protocol):
     inline_reads: bool  # whether a keyed read is cheap enough to run on the event loop
 
+    def inline(self) -> AbstractContextManager[None]: ...  # such reads, on the loop's own link
+
+    # remote workers' uploads: one result name per running task, for its lease holder
+    def issue_upload(self, task_id: str, owner: str, name: str) -> bool: ...
+    def upload_for(self, task_id: str, owner: str) -> tuple[bool, str | None]: ...
+    def upload_holder(self, name: str) -> str | None: ...
+
     # api keys (of an account: the default one unless said; a disabled account's keys are
     # refused like revoked ones)
     def create_key(self, name: str, account_id: str = ...) -> tuple[ApiKey, str]: ...
@@ -141,6 +149,7 @@ class Store(Queue, Protocol):
         key_id: str | None = None,
         status: str | None = None,
         before: float | None = None,
+        before_id: str | None = None,
         limit: int = 50,
     ) -> list[Task]: ...
     def account_task(self, account_id: str | None, task_id: str) -> Task | None: ...
@@ -172,12 +181,14 @@ class Store(Queue, Protocol):
 
     # user actions; deleting a batch deletes its row too
     def cancel(self, task_id: str, api_key_id: str) -> Task | None: ...
+    def cancel_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]: ...
     def delete_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]: ...
     def delete_batch(self, batch_id: str, api_key_id: str) -> list[Task] | None: ...
 
     # every terminal transition (finish, cancel, delete, a lost worker) calls the hooks once
     # per ended task, after its commit
     def on_ended(self, hook: Callable[[list[Ended]], None]) -> None: ...
+    def on_progress(self, hook: Callable[[list[str]], None]) -> None: ...
 
     # retention
     def unreferenced(self, blob_keys: Sequence[str]) -> list[str]: ...

@@ -6,6 +6,7 @@ The migrations under ``migrations/versions`` create exactly these; a test compar
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -89,12 +90,31 @@ tasks = Table(
     Column("started_at", Float, nullable=True),  # its last claim: queue wait and run time
     Column("webhook_url", Text, nullable=True),
     Column("public_url", String(255), nullable=True),
+    # the order in which ends committed (``counters.task_end``): the event streams' cursor
+    Column("end_seq", BigInteger, nullable=True),
+    # claims ever made (``attempts`` less the hand-backs): which run a progress belongs to
+    Column("claims", Integer, nullable=False, default=0, server_default="0"),
+    # the one result name the worker holding the lease may upload to (remote workers)
+    Column("upload_name", String(64), nullable=True),
+    Index("ix_tasks_upload_name", "upload_name", unique=True),
     Index("ix_tasks_runnable", "status", "engine", "created_at", "id"),
     Index("ix_tasks_lease", "status", "lease_expires_at"),
     Index("ix_tasks_key_created", "api_key_id", "created_at"),
     Index("ix_tasks_batch", "batch_id", "batch_index"),
     Index("ix_tasks_finished", "finished_at"),
 )
+
+# named counters that only grow; a row is locked by the transaction that takes a value
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+TASK_END = "task_end"
+
+SUBMITTED = "submitted"  # the usage_daily status that counts submissions (not outcomes)
 
 task_inputs = Table(
     "task_inputs",

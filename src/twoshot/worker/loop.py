@@ -122,7 +122,7 @@ class Worker:
         owner: str | None = None,
         metrics: Metrics | None = None,
         provenance: Provenance | None = None,
-        on_progress: Callable[[str, float], None] | None = None,
+        on_progress: Callable[[str, int, float], None] | None = None,
         screen: ResultScreen | None = None,
     ):
         """``provenance`` marks every result (Content Credentials, watermark); without it
@@ -229,7 +229,7 @@ class Worker:
         def progress(fraction: float) -> None:
             lease.advance(fraction)
             if self._on_progress is not None:
-                self._on_progress(task.id, fraction)
+                self._on_progress(task.id, task.claims, fraction)
             if self._stop_now.is_set():
                 raise Interrupted
             if lease.canceled:
@@ -256,9 +256,9 @@ class Worker:
             if self._evaluate is not None:
                 quality.update(self._evaluate(job, outcome.image))
             jpeg = self._encode(outcome, quality)
-            # a remote queue may have been handed an upload for a name of the server's choice
+            # a remote server names each upload itself, for the task this worker holds
             name_for = getattr(self._blobs, "result_name", None)
-            result = name_for(task.id) if name_for is not None else new_result_name()
+            result = name_for(task.id, self.owner) if name_for is not None else new_result_name()
             try:
                 self._blobs.put_result(result, jpeg)
             except Exception as exc:

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 
-from twoshot.blobs import new_result_name
 from twoshot.domain import ErrorInfo, Task, TaskStatus, task_from_wire
 from twoshot.store import Heartbeat
 
@@ -32,8 +31,7 @@ class RemoteQueue:
         self._http: httpx.Client = client or httpx.Client(timeout=timeout, transport=transport)
         self._http.base_url = server.rstrip("/")
         self._http.headers["Authorization"] = f"Bearer {token}"
-        # presigned uploads handed out with claims: task id → result name → PUT URL
-        self._upload_names: dict[str, str] = {}
+        # presigned URLs of uploads asked for and not yet made: result name → PUT URL
         self._upload_urls: dict[str, str] = {}
 
     def close(self) -> None:
@@ -51,14 +49,7 @@ class RemoteQueue:
             "/worker/claim",
             {"owner": owner, "engines": list(engines), "lease_seconds": lease_seconds},
         )
-        if data["task"] is None:
-            return None
-        task = task_from_wire(data["task"])
-        upload = data.get("upload")
-        if upload is not None:  # the server's bucket takes the result directly
-            self._upload_names[task.id] = upload["name"]
-            self._upload_urls[upload["name"]] = upload["url"]
-        return task
+        return None if data["task"] is None else task_from_wire(data["task"])
 
     def heartbeat(
         self, task_id: str, owner: str, progress: float | None, lease_seconds: float
@@ -100,9 +91,13 @@ class RemoteQueue:
         r.raise_for_status()
         return r.content
 
-    def result_name(self, task_id: str) -> str:
-        """The name the task's result gets: the one its presigned upload is for, if any."""
-        return self._upload_names.pop(task_id, None) or new_result_name()
+    def result_name(self, task_id: str, owner: str) -> str:
+        """The name the server gives this upload of the task's result (with S3, also the
+        presigned URL to PUT it to, minted now: a long run cannot outlive it)."""
+        upload = self._post(f"/worker/tasks/{task_id}/upload", {"owner": owner})
+        if upload.get("url"):
+            self._upload_urls[upload["name"]] = upload["url"]
+        return str(upload["name"])
 
     def put_result(self, name: str, data: bytes) -> None:
         url = self._upload_urls.pop(name, None)
@@ -114,4 +109,8 @@ class RemoteQueue:
         r.raise_for_status()
 
     def delete_result(self, name: str) -> None:
-        self._http.delete(f"/worker/results/{name}").raise_for_status()
+        """Delete an upload whose task we still hold. Once the lease is gone the server
+        refuses (404), and its sweep deletes the file as one no task points to."""
+        r = self._http.delete(f"/worker/results/{name}")
+        if r.status_code != 404:
+            r.raise_for_status()

@@ -12,12 +12,11 @@ from twoshot.api.account.keys import key_view, keys_view
 from twoshot.api.account.session import Admin, AdminChanging, account_router
 from twoshot.api.deps import runtime
 from twoshot.domain import Account
-from twoshot.errors import InvalidInput, NotFound
 
 router = account_router()
 
 
-class Limits(BaseModel):
+class KeyLimits(BaseModel):
     rate_limit_per_minute: int | None = Field(default=None, ge=0)
     quota_per_day: int | None = Field(default=None, ge=0)
 
@@ -36,15 +35,14 @@ def _account_view(account: Account) -> dict[str, Any]:
 
 @router.get("/admin/accounts", summary="Admin: every account")
 def admin_accounts(request: Request, _s: Admin) -> list[dict[str, Any]]:
-    return [_account_view(a) for a in runtime(request).store.list_accounts()]
+    return [_account_view(a) for a in runtime(request).dashboard.accounts()]
 
 
 @router.post("/admin/accounts/{account_id}/disable", summary="Admin: disable an account")
 def admin_disable(request: Request, account_id: str, s: AdminChanging) -> dict[str, Any]:
     """Its keys are refused and its sessions end at once, on every replica."""
-    if account_id == s.account.id:
-        raise InvalidInput("an admin cannot disable their own account", field="account_id")
-    return _account_view(runtime(request).accounts.set_disabled(account_id, True))
+    accounts = runtime(request).accounts
+    return _account_view(accounts.set_disabled(account_id, True, by=s.account.id))
 
 
 @router.post("/admin/accounts/{account_id}/enable", summary="Admin: enable an account again")
@@ -53,17 +51,15 @@ def admin_enable(request: Request, account_id: str, _s: AdminChanging) -> dict[s
 
 
 @router.get("/admin/keys", summary="Admin: every key, with its account and limits")
-def adminkeys_view(request: Request, _s: Admin) -> list[dict[str, Any]]:
+def admin_keys(request: Request, _s: Admin) -> list[dict[str, Any]]:
     return keys_view(runtime(request), None)
 
 
 @router.put("/admin/keys/{key_id}/limits", summary="Admin: set a key's rate limit and quota")
-def admin_limits(request: Request, key_id: str, body: Limits, _s: AdminChanging) -> dict:
+def admin_limits(request: Request, key_id: str, body: KeyLimits, _s: AdminChanging) -> dict:
     """``null``: the server's default; 0: no limit."""
     rt = runtime(request)
-    key = rt.store.set_key_limits(key_id, body.rate_limit_per_minute, body.quota_per_day)
-    if key is None:
-        raise NotFound(f"no key {key_id!r}")
+    key = rt.dashboard.set_key_limits(key_id, body.rate_limit_per_minute, body.quota_per_day)
     return key_view(rt, key, {})
 
 
@@ -72,7 +68,7 @@ def admin_queue(request: Request, _s: Admin) -> dict[str, Any]:
     rt = runtime(request)
     now = rt.accounts.now()
     return {
-        "tasks": rt.store.count_by_status(),
+        "tasks": rt.dashboard.queue(),
         "workers": [
             {
                 "worker": w.owner,
@@ -82,7 +78,7 @@ def admin_queue(request: Request, _s: Admin) -> dict[str, Any]:
                 "last_seen": w.last_seen.isoformat(),
                 "seconds_since_seen": round(now - w.last_seen.timestamp(), 1),
             }
-            for w in rt.store.list_workers(now - 600)
+            for w in rt.dashboard.workers()
         ],
     }
 

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from twoshot.api.account.session import Changing, Session, Signed, account_router
 from twoshot.api.deps import base_url, runtime
 from twoshot.domain import ApiKey
-from twoshot.errors import NotFound
 
 router = account_router()
 
@@ -46,16 +45,12 @@ def key_view(rt: Any, key: ApiKey, today: dict[str, int]) -> dict[str, Any]:
 
 
 def keys_view(rt: Any, account_id: str | None) -> list[dict[str, Any]]:
-    now = rt.accounts.now()
-    today = rt.store.submitted_since(account_id, now - now % 86400)
-    return [key_view(rt, k, today) for k in rt.store.list_keys(account_id)]
+    keys, today = rt.dashboard.keys(account_id)
+    return [key_view(rt, k, today) for k in keys]
 
 
 def own_key(rt: Any, s: Session, key_id: str) -> ApiKey:
-    key = rt.store.get_key(key_id, s.account.id)
-    if key is None:
-        raise NotFound(f"no key {key_id!r} in this account")
-    return key
+    return rt.dashboard.own_key(s.account.id, key_id)
 
 
 @router.get("/keys", summary="This account's API keys (never their secrets)")
@@ -66,7 +61,7 @@ def list_keys(request: Request, s: Signed) -> list[dict[str, Any]]:
 @router.post("/keys", status_code=201, summary="Create an API key: its secret is shown once")
 def create_key(request: Request, body: NewKey, s: Changing) -> JSONResponse:
     rt = runtime(request)
-    key, secret = rt.store.create_key(body.name.strip() or "key", s.account.id)
+    key, secret = rt.dashboard.create_key(s.account.id, body.name)
     base = base_url(request)
     curl = (
         f"curl -X POST {base}/api/couple_image -H 'X-Api-Key: {secret}' "
@@ -82,10 +77,7 @@ def create_key(request: Request, body: NewKey, s: Changing) -> JSONResponse:
 @router.delete("/keys/{key_id}", summary="Revoke a key: every replica refuses it at once")
 def revoke_key(request: Request, key_id: str, s: Changing) -> dict[str, Any]:
     rt = runtime(request)
-    own_key(rt, s, key_id)
-    key = rt.store.revoke_key(key_id, s.account.id)
-    assert key is not None
-    return key_view(rt, key, {})
+    return key_view(rt, rt.dashboard.revoke_key(s.account.id, key_id), {})
 
 
 @router.get("/keys/{key_id}/webhook-secret", summary="The secret that signs a key's webhooks")
@@ -93,7 +85,8 @@ def webhook_secret(request: Request, key_id: str, s: Signed) -> JSONResponse:
     rt = runtime(request)
     key = own_key(rt, s, key_id)
     return JSONResponse(
-        {"webhook_secret": rt.store.webhook_secret(key.id)}, headers={"Cache-Control": "no-store"}
+        {"webhook_secret": rt.dashboard.webhook_secret(key.id)},
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -102,6 +95,6 @@ def rotate_webhook_secret(request: Request, key_id: str, s: Changing) -> JSONRes
     rt = runtime(request)
     key = own_key(rt, s, key_id)
     return JSONResponse(
-        {"webhook_secret": rt.store.rotate_webhook_secret(key.id)},
+        {"webhook_secret": rt.dashboard.webhook_secret(key.id, rotate=True)},
         headers={"Cache-Control": "no-store"},
     )

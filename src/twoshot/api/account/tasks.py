@@ -55,28 +55,35 @@ def list_tasks(
     key: KeyFilter = None,
     status: Annotated[TaskStatus | None, Query()] = None,
     before: Annotated[float | None, Query(description="created_at (UNIX s) to page on")] = None,
+    before_id: Annotated[
+        str | None, Query(max_length=64, description="with before: the last task id seen")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     rt = runtime(request)
     if key is not None:
         own_key(rt, s, key)
-    found = rt.store.account_tasks(
+    found = rt.dashboard.tasks(
         s.account.id,
         key_id=key,
         status=status.value if status else None,
         before=before,
+        before_id=before_id,
         limit=limit,
     )
-    keys = {k.id: k for k in rt.store.list_keys(s.account.id)}
-    more = found[-1].created_at.timestamp() if len(found) == limit else None
-    return {"tasks": [_task_row(t, keys) for t in found], "next_before": more}
+    keys = {k.id: k for k in rt.dashboard.keys(s.account.id)[0]}
+    last = found[-1] if len(found) == limit else None
+    return {
+        "tasks": [_task_row(t, keys) for t in found],
+        # the next page starts after this task: tasks created in the same instant are not
+        # skipped (a batch's tasks share one created_at)
+        "next_before": last.created_at.timestamp() if last else None,
+        "next_before_id": last.id if last else None,
+    }
 
 
 def _own_task(rt: Any, s: Session, task_id: str) -> Task:
-    task = rt.store.account_task(s.account.id, task_id) if len(task_id) <= 64 else None
-    if task is None:
-        raise NotFound(f"no task {task_id!r} in this account")
-    return task
+    return rt.dashboard.task(s.account.id, task_id)
 
 
 @router.get("/tasks/{task_id}", summary="A task's task-status JSON")

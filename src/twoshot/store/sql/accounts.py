@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, func, select
 from twoshot.domain import Account
 from twoshot.errors import Conflict
 from twoshot.store.schema import accounts, sessions, sign_in_links
-from twoshot.store.sql.base import SqlBase, dt, hash_secret
+from twoshot.store.sql.base import SqlBase, dt, hash_secret, upsert
 
 
 def normal_email(email: str) -> str:
@@ -28,11 +28,10 @@ class AccountStore(SqlBase):
     def create_account(self, email: str, name: str = "", *, is_admin: bool = False) -> Account:
         email = normal_email(email)
         with self._write() as conn:
-            taken = conn.execute(select(accounts.c.id).where(accounts.c.email == email)).first()
-            if taken is not None:
-                raise Conflict(f"an account with the email {email} exists", code="account_exists")
+            # one statement: of two creations racing with one email, one gets the row and
+            # the other no row (not a unique-index error, which would be a 500)
             row = conn.execute(
-                accounts.insert()
+                upsert(conn, accounts)
                 .values(
                     id=uuid.uuid4().hex[:16],
                     email=email,
@@ -40,8 +39,11 @@ class AccountStore(SqlBase):
                     is_admin=is_admin,
                     created_at=self._clock(),
                 )
+                .on_conflict_do_nothing(index_elements=["email"])
                 .returning(*accounts.c)
             ).first()
+        if row is None:
+            raise Conflict(f"an account with the email {email} exists", code="account_exists")
         return self._account(row)
 
     def get_account(self, id_or_email: str) -> Account | None:

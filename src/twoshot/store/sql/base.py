@@ -31,15 +31,21 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.pool import NullPool
 
 from twoshot.domain import ErrorInfo, JobSpec, Task, TaskStatus
-from twoshot.live import CHANNEL
 from twoshot.store.base import Ended
-from twoshot.store.schema import task_inputs, tasks, usage_daily, webhook_deliveries
+from twoshot.store.schema import (
+    TASK_END,
+    counters,
+    task_inputs,
+    tasks,
+    usage_daily,
+    webhook_deliveries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +64,15 @@ def ts(value: datetime) -> float:
     return value.timestamp()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """The engine for ``url``; ``pooled=False``: every connect opens a connection of its own
+    (SQLite's event-loop readers, which must never wait for the pool)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if pooled else {"poolclass": NullPool}),
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -87,43 +99,30 @@ def upsert(conn: Connection, table: Table) -> Any:
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
-class Prepared:
+class CompiledRead:
     """A read compiled once and run on a DB-API connection, skipping SQLAlchemy's
     per-execution machinery: for the one query on the hot path of every poll.
 
-    With ``keep_connection`` (SQLite, whose reads run on the event loop's one thread) each
-    thread keeps its connection instead of checking one out of the pool per call.
-    """
+    ``own_connection`` gives the calling thread's own connection when it has one (an
+    inline reader, see ``SqlBase.inline``); other threads check one out of the pool."""
 
-    def __init__(self, engine: Engine, statement: Select[Any], *, keep_connection: bool):
+    def __init__(
+        self,
+        engine: Engine,
+        statement: Select[Any],
+        *,
+        own_connection: Callable[[], Any | None] = lambda: None,
+    ):
         compiled = statement.compile(dialect=engine.dialect)
         self._engine = engine
         self._sql = compiled.string
         self._order = compiled.positiontup if compiled.positional else None
-        self._local = threading.local() if keep_connection else None
-        self._kept: list[Any] = []
-        self._lock = threading.Lock()
-
-    def _cursor_source(self) -> tuple[Any, bool]:
-        if self._local is None:
-            return self._engine.raw_connection(), True
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._engine.raw_connection()
-            with self._lock:
-                self._kept.append(conn)
-        return conn, False
-
-    def close(self) -> None:
-        with self._lock:
-            kept, self._kept = self._kept, []
-        for conn in kept:
-            conn.close()
-        self._local = threading.local() if self._local is not None else None
+        self._own = own_connection
 
     def first(self, params: dict[str, Any]) -> SimpleNamespace | None:
         args: Any = tuple(params[k] for k in self._order) if self._order is not None else params
-        conn, give_back = self._cursor_source()
+        own = self._own()
+        conn = own if own is not None else self._engine.raw_connection()
         try:
             cursor = conn.cursor()
             try:
@@ -133,12 +132,21 @@ class Prepared:
             finally:
                 cursor.close()
         finally:
-            if give_back:
+            if own is None:
                 conn.close()
         return None if row is None else SimpleNamespace(**dict(zip(names, row, strict=True)))
 
 
 EndHook = Callable[[list[Ended]], None]
+ProgressHook = Callable[[list[str]], None]
+
+
+def call_hooks(hooks: Sequence[Callable[[Any], None]], arg: Any, what: str) -> None:
+    for hook in hooks:
+        try:
+            hook(arg)
+        except Exception:  # what the hook reports did happen; the sweeper catches the rest
+            log.exception(what)
 
 
 class SqlBase:
@@ -148,12 +156,50 @@ class SqlBase:
         self._engine = engine
         self._clock = clock
         self._end_hooks: list[EndHook] = []
+        self._progress_hooks: list[ProgressHook] = []
         # a local SQLite file answers a keyed read in ~0.1 ms: cheaper to run on the event
         # loop than to hop to a thread; a networked database always goes to a thread
         self.inline_reads = engine.dialect.name == "sqlite"
+        # an inline reader's thread reads on a connection of its own, outside the pool: the
+        # event loop must never wait for a connection that threads hold
+        self._readers = make_engine(str(engine.url), pooled=False) if self.inline_reads else None
+        self._here = threading.local()
+        self._own: list[Connection] = []
+        self._own_lock = threading.Lock()
+
+    @contextmanager
+    def inline(self) -> Iterator[None]:
+        """Reads made inside run on this thread's own connection, never waiting for the
+        pool: for the event loop's cheap keyed reads (``inline_reads``)."""
+        if self._readers is None:
+            raise RuntimeError("inline reads are for SQLite; run this read in a thread")
+        self._here.inline = True
+        try:
+            yield
+        finally:
+            self._here.inline = False
+
+    def _own_connection(self) -> Connection | None:
+        if self._readers is None or not getattr(self._here, "inline", False):
+            return None
+        conn: Connection | None = getattr(self._here, "conn", None)
+        if conn is None:
+            conn = self._here.conn = self._readers.connect()
+            with self._own_lock:
+                self._own.append(conn)
+        return conn
+
+    def _own_dbapi_connection(self) -> Any | None:
+        own = self._own_connection()
+        return None if own is None else own.connection.dbapi_connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        own = self._own_connection()
+        if own is not None:
+            with own.begin():
+                yield own
+            return
         with self._engine.connect() as conn, conn.begin():
             yield conn
 
@@ -171,18 +217,42 @@ class SqlBase:
         ended: list[Ended] = []
         with self._write() as conn:
             yield conn, ended
+            if ended:
+                self._number_ends(conn, [e.id for e in ended])
         if ended:
-            for hook in self._end_hooks:
-                try:
-                    hook(ended)
-                except Exception:  # the tasks did end; the sweeper catches what the hook missed
-                    log.exception("a task-ended hook failed")
+            call_hooks(self._end_hooks, ended, "a task-ended hook failed")
+
+    @staticmethod
+    def _number_ends(conn: Connection, task_ids: list[str]) -> None:
+        """Give the tasks this transaction ended the next end number: the order in which
+        ends commit. The counter's row stays locked until the commit, so a later number
+        never becomes visible before an earlier one (an event stream that has seen number n
+        has seen every end up to n); it is the last lock an ending transaction takes, so it
+        closes no deadlock cycle."""
+        seq = conn.execute(
+            counters.update()
+            .where(counters.c.name == TASK_END)
+            .values(value=counters.c.value + 1)
+            .returning(counters.c.value)
+        ).scalar_one()
+        conn.execute(tasks.update().where(tasks.c.id.in_(task_ids)).values(end_seq=seq))
 
     def on_ended(self, hook: EndHook) -> None:
         """Call ``hook`` after each commit that ended tasks (in the committing thread)."""
         self._end_hooks.append(hook)
 
+    def on_progress(self, hook: ProgressHook) -> None:
+        """Call ``hook`` after each commit that recorded a task's progress."""
+        self._progress_hooks.append(hook)
+
     def close(self) -> None:
+        with self._own_lock:
+            own, self._own = self._own, []
+        for conn in own:
+            conn.close()
+        self._here = threading.local()
+        if self._readers is not None:
+            self._readers.dispose()
         self._engine.dispose()
 
     # -- the one way a task ends ----------------------------------------------------------------
@@ -195,7 +265,7 @@ class SqlBase:
         status: TaskStatus,
         now: float,
         *,
-        notify: bool = True,
+        webhooks: bool = True,
         **values: Any,
     ) -> list[str]:
         """Move the active tasks matching ``where`` to the terminal ``status``.
@@ -221,10 +291,9 @@ class SqlBase:
         if not rows:
             return []
         ids = [r.id for r in rows]
-        self._count_ended(conn, Counter(r.api_key_id for r in rows), status, now)
-        if notify:
+        self._count_daily(conn, Counter(r.api_key_id for r in rows), status.value, now)
+        if webhooks:
             self._enqueue_webhooks(conn, ids, now)
-        self._notify(conn, ids)
         inputs: dict[str, list[str]] = {i: [] for i in ids}
         for r in conn.execute(
             select(task_inputs.c.task_id, task_inputs.c.blob_key)
@@ -236,30 +305,18 @@ class SqlBase:
         return ids
 
     @staticmethod
-    def _count_ended(
-        conn: Connection, per_key: Counter[str], status: TaskStatus, now: float
-    ) -> None:
-        """The dashboard's usage: images per key, day and outcome, in the ending transaction."""
+    def _count_daily(conn: Connection, per_key: Counter[str], what: str, now: float) -> None:
+        """The dashboard's usage: images per key, day and outcome (or ``submitted``), in the
+        transaction that ends or submits them; deleting a task later does not undo it."""
         day = int(now // 86400)
         for key_id, n in sorted(per_key.items()):  # one order: no deadlock between writers
             conn.execute(
                 upsert(conn, usage_daily)
-                .values(api_key_id=key_id, day=day, status=status.value, count=n)
+                .values(api_key_id=key_id, day=day, status=what, count=n)
                 .on_conflict_do_update(
                     index_elements=["api_key_id", "day", "status"],
                     set_={"count": usage_daily.c.count + n},
                 )
-            )
-
-    @staticmethod
-    def _notify(conn: Connection, task_ids: Sequence[str]) -> None:
-        """PostgreSQL: tell every API process these tasks changed, when this commits (waiters
-        of ``Prefer: wait`` and the event stream; ``twoshot.live``). SQLite: nothing to do,
-        the waiters' bounded re-reads see the change."""
-        if conn.dialect.name == "postgresql" and task_ids:
-            conn.execute(
-                text("SELECT pg_notify(:channel, x) FROM unnest(CAST(:ids AS text[])) AS x"),
-                {"channel": CHANNEL, "ids": list(task_ids)},
             )
 
     def _enqueue_webhooks(self, conn: Connection, task_ids: Sequence[str], now: float) -> None:
@@ -337,4 +394,6 @@ class SqlBase:
             finished_at=dt(row.finished_at),
             webhook_url=row.webhook_url,
             public_url=row.public_url,
+            end_seq=row.end_seq,
+            claims=row.claims,
         )

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select, text
+from sqlalchemy import ColumnElement, Connection, and_, delete, select, text
 
 from twoshot.domain import ErrorInfo, Task, TaskStatus
 from twoshot.store.base import Ended, Heartbeat
 from twoshot.store.schema import tasks, workers
-from twoshot.store.sql.base import SqlBase, upsert
+from twoshot.store.sql.base import SqlBase, call_hooks, upsert
 from twoshot.store.sql.refusals import RESULT_REFUSALS, add_refusal
 
 PROCESSING = TaskStatus.PROCESSING.value
+
+
+def _held(task_id: str, owner: str) -> ColumnElement[bool]:
+    """The task, while ``owner`` holds its lease."""
+    return and_(tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.status == PROCESSING)
 
 
 # how often a worker's row is rewritten when nothing about it changed
@@ -25,6 +31,7 @@ class QueueStore(SqlBase):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._seen: dict[str, tuple[float, str | None]] = {}  # owner: last write, task
+        self._seen_lock = threading.Lock()  # workers' threads claim and beat at once
 
     def claim(self, owner: str, engines: Sequence[str], lease_seconds: float) -> Task | None:
         now = self._clock()
@@ -60,6 +67,7 @@ class QueueStore(SqlBase):
                     lease_owner=owner,
                     lease_expires_at=now + lease_seconds,
                     attempts=tasks.c.attempts + 1,
+                    claims=tasks.c.claims + 1,
                     progress=0.0,
                     updated_at=now,
                     started_at=now,
@@ -79,10 +87,14 @@ class QueueStore(SqlBase):
         """Record what the worker does, for the admin view: at once when its task changed,
         else at most every ``SEEN_EVERY`` seconds (an idle worker claims twice a second).
         Claims say the engines; heartbeats (``engines=None``) only refresh the row."""
-        last = self._seen.get(owner)
-        if last is not None and last[1] == task_id and now - last[0] < SEEN_EVERY:
-            return
-        self._seen[owner] = (now, task_id)
+        with self._seen_lock:
+            last = self._seen.get(owner)
+            if last is not None and last[1] == task_id and now - last[0] < SEEN_EVERY:
+                return
+            self._seen[owner] = (now, task_id)
+            forget = len(self._seen) > 1000
+            if forget:  # owners that went away
+                self._seen = {o: v for o, v in self._seen.items() if now - v[0] < 3600}
         if engines is None:
             conn.execute(
                 workers.update()
@@ -105,8 +117,7 @@ class QueueStore(SqlBase):
                 set_={"engines": names, "task_id": task_id, "last_seen": now},
             )
         )
-        if len(self._seen) > 1000:  # forget owners that went away
-            self._seen = {o: v for o, v in self._seen.items() if now - v[0] < 3600}
+        if forget:
             conn.execute(delete(workers).where(workers.c.last_seen < now - 86400))
 
     def _settle_lost(self, conn: Connection, ended: list[Ended], now: float) -> None:
@@ -136,18 +147,14 @@ class QueueStore(SqlBase):
         with self._write() as conn:
             row = conn.execute(
                 tasks.update()
-                .where(
-                    tasks.c.id == task_id,
-                    tasks.c.lease_owner == owner,
-                    tasks.c.status == PROCESSING,
-                )
+                .where(_held(task_id, owner))
                 .values(**values)
                 .returning(tasks.c.cancel_requested)
             ).first()
-            if row is not None and progress is not None:
-                self._notify(conn, [task_id])
             if row is not None:
                 self._saw(conn, owner, task_id, now)
+        if row is not None and progress is not None:
+            call_hooks(self._progress_hooks, [task_id], "a progress hook failed")
         if row is None:
             return Heartbeat(ours=False, cancel_requested=False)
         return Heartbeat(ours=True, cancel_requested=bool(row.cancel_requested))
@@ -164,9 +171,7 @@ class QueueStore(SqlBase):
     ) -> bool:
         if not status.is_terminal():
             raise ValueError(f"finish needs a terminal status, not {status.value}")
-        ours = and_(
-            tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.status == PROCESSING
-        )
+        ours = _held(task_id, owner)
         with self._ending() as (conn, ended):
             done = self._end(
                 conn,
@@ -190,11 +195,7 @@ class QueueStore(SqlBase):
         with self._write() as conn:
             done = conn.execute(
                 tasks.update()
-                .where(
-                    tasks.c.id == task_id,
-                    tasks.c.lease_owner == owner,
-                    tasks.c.status == PROCESSING,
-                )
+                .where(_held(task_id, owner))
                 .values(
                     status=TaskStatus.QUEUED.value,
                     lease_owner=None,
@@ -212,3 +213,29 @@ class QueueStore(SqlBase):
         with self._read() as conn:
             rows = conn.execute(text("SELECT engine, depth FROM queue_depth")).all()
         return {engine: int(depth) for engine, depth in rows}
+
+    # -- remote workers' uploads: one result name per task, issued to its lease holder -----
+
+    def issue_upload(self, task_id: str, owner: str, name: str) -> bool:
+        """Make ``name`` the one result name the holder of the task's lease may upload to."""
+        with self._write() as conn:
+            done = conn.execute(
+                tasks.update().where(_held(task_id, owner)).values(upload_name=name)
+            )
+        return done.rowcount == 1
+
+    def upload_for(self, task_id: str, owner: str) -> tuple[bool, str | None]:
+        """Whether ``owner`` holds the task's lease, and the upload name issued for it."""
+        with self._read() as conn:
+            row = conn.execute(select(tasks.c.upload_name).where(_held(task_id, owner))).first()
+        return (False, None) if row is None else (True, row.upload_name)
+
+    def upload_holder(self, name: str) -> str | None:
+        """The lease owner of the running task that ``name`` was issued for, if any."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(tasks.c.lease_owner).where(
+                    tasks.c.upload_name == name, tasks.c.status == PROCESSING
+                )
+            ).first()
+        return None if row is None else row.lease_owner

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,8 +13,16 @@ from sqlalchemy.exc import IntegrityError
 from twoshot.domain import ApiKey, Batch, Task, TaskStatus
 from twoshot.errors import Conflict
 from twoshot.store.base import Ended, Expired, Idempotency
-from twoshot.store.schema import accounts, api_keys, batches, idempotency, task_inputs, tasks
-from twoshot.store.sql.base import ACTIVE, Prepared, dt, hash_secret, ts
+from twoshot.store.schema import (
+    SUBMITTED,
+    accounts,
+    api_keys,
+    batches,
+    idempotency,
+    task_inputs,
+    tasks,
+)
+from twoshot.store.sql.base import ACTIVE, CompiledRead, dt, hash_secret, ts
 from twoshot.store.sql.keys import KeyStore
 from twoshot.store.sql.polls import PollReads
 
@@ -34,15 +43,12 @@ _TASK_FOR_SECRET = (
 class TaskStore(KeyStore):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._task_for_secret = Prepared(
-            self._engine, _TASK_FOR_SECRET, keep_connection=self.inline_reads
+        self._task_for_secret = CompiledRead(
+            self._engine, _TASK_FOR_SECRET, own_connection=self._own_dbapi_connection
         )
-        self.polls = PollReads(self._engine, keep_connection=self.inline_reads)  # api.fastpath
-
-    def close(self) -> None:
-        self._task_for_secret.close()
-        self.polls.close()
-        super().close()
+        self.polls = PollReads(
+            self._engine, own_connection=self._own_dbapi_connection
+        )  # api.fastpath
 
     # -- submission -------------------------------------------------------------------------
 
@@ -78,6 +84,8 @@ class TaskStore(KeyStore):
                         )
                     )
                 conn.execute(tasks.insert(), [self._task_row(t) for t in tasks_])
+                per_key = Counter(t.api_key_id for t in tasks_)
+                self._count_daily(conn, per_key, SUBMITTED, self._clock())
                 conn.execute(
                     api_keys.update()
                     .where(api_keys.c.id.in_({t.api_key_id for t in tasks_}))
@@ -171,10 +179,15 @@ class TaskStore(KeyStore):
     # -- user actions -------------------------------------------------------------------------
 
     def cancel(self, task_id: str, api_key_id: str) -> Task | None:
-        """A queued task ends canceled now; a running one is flagged, and its worker stops at
-        its next step (or, if that worker died, the next claim settles it)."""
+        found = self.cancel_tasks([task_id], api_key_id)
+        return found[0] if found else None
+
+    def cancel_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]:
+        """Queued tasks end canceled now; running ones are flagged, and their workers stop at
+        their next step (or, if a worker died, the next claim settles it). One transaction
+        for all of them: a batch is canceled at once, its ends numbered together."""
         now = self._clock()
-        mine = and_(tasks.c.id == task_id, tasks.c.api_key_id == api_key_id)
+        mine = and_(tasks.c.id.in_(list(task_ids)), tasks.c.api_key_id == api_key_id)
         with self._ending() as (conn, ended):
             self._end(
                 conn,
@@ -188,8 +201,10 @@ class TaskStore(KeyStore):
                 .where(mine, tasks.c.status == TaskStatus.PROCESSING.value)
                 .values(cancel_requested=True, updated_at=now)
             )
-            row = conn.execute(select(tasks).where(mine)).first()
-        return None if row is None else self._task(row)
+            rows = conn.execute(
+                select(tasks).where(mine).order_by(tasks.c.batch_index, tasks.c.id)
+            ).all()
+        return [self._task(r) for r in rows]
 
     def delete_tasks(self, task_ids: Sequence[str], api_key_id: str) -> list[Task]:
         """Delete these tasks of the key (unknown ids are skipped); returns what was deleted,
@@ -219,7 +234,7 @@ class TaskStore(KeyStore):
         # tasks still running end here, as canceled: their inputs are released like any
         # other ended task's; no webhook, since the caller asked for the task to be forgotten
         self._end(
-            conn, ended, tasks.c.id.in_(ids), TaskStatus.CANCELED, self._clock(), notify=False
+            conn, ended, tasks.c.id.in_(ids), TaskStatus.CANCELED, self._clock(), webhooks=False
         )
         conn.execute(delete(task_inputs).where(task_inputs.c.task_id.in_(ids)))
         conn.execute(delete(tasks).where(tasks.c.id.in_(ids)))
@@ -273,6 +288,7 @@ class TaskStore(KeyStore):
             rows = conn.execute(
                 select(tasks.c.id, tasks.c.result_key)
                 .where(tasks.c.result_key.is_not(None), tasks.c.finished_at < older_than)
+                .order_by(tasks.c.finished_at, tasks.c.id)  # one order: a bad row stays put
                 .limit(limit)
             ).all()
         return [Expired(r.id, r.result_key) for r in rows]

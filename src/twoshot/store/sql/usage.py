@@ -6,11 +6,11 @@ rows never answer another's question.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Select, Table, func, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
 
 from twoshot.domain import Task, TaskStatus
 from twoshot.store.base import UsageRow, WorkerSeen
-from twoshot.store.schema import api_keys, tasks, usage_daily, workers
+from twoshot.store.schema import SUBMITTED, api_keys, tasks, usage_daily, workers
 from twoshot.store.sql.base import SqlBase, dt
 
 
@@ -31,14 +31,16 @@ def daily_rows(
     account_id: str | None,
     first_day: int,
     key_id: str | None,
+    *only: ColumnElement[bool],
 ) -> list[UsageRow]:
     """Rows of a per-(key, day, ``what``) count table from ``first_day``, for the account's
-    keys (or one of them), in (day, key, ``what``) order."""
+    keys (or one of them), in (day, key, ``what``) order; ``only``: further conditions."""
     rows = conn.execute(
         select(table)
         .where(
             table.c.api_key_id.in_(_keys_of(account_id, key_id)),
             table.c.day >= first_day,
+            *only,
         )
         .order_by(table.c.day, table.c.api_key_id, table.c[what])
     ).all()
@@ -51,15 +53,29 @@ class UsageStore(SqlBase):
     ) -> list[UsageRow]:
         """Ended tasks per (day, key, outcome) from ``first_day`` (days since the epoch, UTC)."""
         with self._read() as conn:
-            return daily_rows(conn, usage_daily, "status", account_id, first_day, key_id)
+            return daily_rows(
+                conn,
+                usage_daily,
+                "status",
+                account_id,
+                first_day,
+                key_id,
+                usage_daily.c.status != SUBMITTED,  # submissions count only tasks_today
+            )
 
     def submitted_since(self, account_id: str | None, since: float) -> dict[str, int]:
-        """Tasks submitted since ``since`` per key of the account (keys with none left out)."""
+        """Tasks submitted from the UTC day of ``since`` on, per key of the account (keys
+        with none left out). Counted at submission, like the usage chart's outcomes, so
+        deleting a task does not take it back."""
         with self._read() as conn:
             rows = conn.execute(
-                select(tasks.c.api_key_id, func.count())
-                .where(tasks.c.api_key_id.in_(_keys_of(account_id)), tasks.c.created_at >= since)
-                .group_by(tasks.c.api_key_id)
+                select(usage_daily.c.api_key_id, func.sum(usage_daily.c.count))
+                .where(
+                    usage_daily.c.api_key_id.in_(_keys_of(account_id)),
+                    usage_daily.c.day >= int(since // 86400),
+                    usage_daily.c.status == SUBMITTED,
+                )
+                .group_by(usage_daily.c.api_key_id)
             ).all()
         return {key_id: int(n) for key_id, n in rows}
 
@@ -88,13 +104,23 @@ class UsageStore(SqlBase):
         key_id: str | None = None,
         status: str | None = None,
         before: float | None = None,
+        before_id: str | None = None,
         limit: int = 50,
     ) -> list[Task]:
-        """The account's latest tasks, newest first; ``before`` pages on (a created_at)."""
+        """The account's latest tasks, newest first (ties by id); the page after the task
+        (``before``: its created_at, ``before_id``: its id). Without ``before_id`` every
+        task created at ``before`` is skipped, as before."""
         query = select(tasks).where(tasks.c.api_key_id.in_(_keys_of(account_id, key_id)))
         if status is not None:
             query = query.where(tasks.c.status == status)
-        if before is not None:
+        if before is not None and before_id is not None:
+            query = query.where(
+                or_(
+                    tasks.c.created_at < before,
+                    and_(tasks.c.created_at == before, tasks.c.id > before_id),
+                )
+            )
+        elif before is not None:
             query = query.where(tasks.c.created_at < before)
         with self._read() as conn:
             rows = conn.execute(

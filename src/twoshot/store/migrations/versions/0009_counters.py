@@ -4,14 +4,14 @@ limits and quotas) and ``throttles`` (sign-in failures); the verify limit counts
 Counts in flight are dropped: the longest window is a day, and a limit starts afresh.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,32 @@
+"""The layering the architecture promises, checked on the sources (issue #20)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "twoshot"
+
+# engines/studio/scene.py is the studio work's to split (issue #20 names it; it is changing)
+TOO_BIG_FOR_NOW = {"engines/studio/scene.py"}
+
+
+def test_the_api_reaches_the_store_only_through_services() -> None:
+    offenders = []
+    for path in (SRC / "api").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "store":
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_store_knows_nothing_of_live_notifications() -> None:
+    for path in (SRC / "store").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "twoshot.live" not in imported, path
+
+
+def test_no_module_is_over_400_lines() -> None:
+    sizes = {str(p.relative_to(SRC)): len(p.read_text().splitlines()) for p in SRC.rglob("*.py")}
+    assert {p: n for p, n in sizes.items() if n > 400 and p not in TOO_BIG_FOR_NOW} == {}
