@@ -111,3 +111,40 @@ def _holds(process: psutil.Process, port: int, status: str) -> bool:
         c.laddr and c.laddr.port == port and c.status == status
         for c in process.net_connections(kind="tcp")
     )
+
+
+def test_of_two_runtimes_on_one_database_one_sweeps_and_the_other_takes_over(
+    tmp_path: Path,
+) -> None:
+    """Two runtimes (as two processes would) on one database and data directory, both with a
+    sweeper thread: only one sweeps; once it stops, the other takes the role at once."""
+    from tests.conftest import make_settings
+    from twoshot.runtime import Background, Runtime
+    from twoshot.service import NoChecks
+
+    runtimes = [
+        Runtime.build(make_settings(tmp_path, sweep_interval=0.05), checks=NoChecks())
+        for _ in range(2)
+    ]
+    swept: list[list[float]] = [[], []]
+    for rt, calls in zip(runtimes, swept, strict=True):
+        original = rt.service.sweep
+
+        def counted(*args: float, _calls: list[float] = calls, _original=original) -> object:  # type: ignore[no-untyped-def]
+            _calls.append(time.monotonic())
+            return _original(*args)
+
+        rt.service.sweep = counted  # type: ignore[method-assign]
+        rt.plan(Background(sweeper=True))
+        rt.start()
+    try:
+        wait_for(lambda: sum(map(len, swept)) >= 10, 30)
+        assert min(map(len, swept)) == 0  # one of them only
+        first = 0 if swept[0] else 1
+        runtimes[first].close()  # lets the lease go
+        stopped_at = time.monotonic()
+        wait_for(lambda: len(swept[1 - first]) >= 3, 30)
+        assert swept[1 - first][0] > stopped_at
+    finally:
+        for rt in runtimes:
+            rt.close()
