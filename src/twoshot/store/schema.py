@@ -90,7 +90,7 @@ tasks = Table(
     Column("started_at", Float, nullable=True),  # its last claim: queue wait and run time
     Column("webhook_url", Text, nullable=True),
     Column("public_url", String(255), nullable=True),
-    # the order in which ends committed (``counters.task_end``): the event streams' cursor
+    # the order in which ends committed (``sequences.task_end``): the event streams' cursor
     Column("end_seq", BigInteger, nullable=True),
     # claims ever made (``attempts`` less the hand-backs): which run a progress belongs to
     Column("claims", Integer, nullable=False, default=0, server_default="0"),
@@ -104,9 +104,9 @@ tasks = Table(
     Index("ix_tasks_finished", "finished_at"),
 )
 
-# named counters that only grow; a row is locked by the transaction that takes a value
-counters = Table(
-    "counters",
+# named sequences that only grow; a row is locked by the transaction that takes a value
+sequences = Table(
+    "sequences",
     metadata,
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),

@@ -40,7 +40,7 @@ from twoshot.domain import ErrorInfo, JobSpec, Task, TaskStatus
 from twoshot.store.base import Ended
 from twoshot.store.schema import (
     TASK_END,
-    counters,
+    sequences,
     task_inputs,
     tasks,
     usage_daily,
@@ -230,10 +230,10 @@ class SqlBase:
         has seen every end up to n); it is the last lock an ending transaction takes, so it
         closes no deadlock cycle."""
         seq = conn.execute(
-            counters.update()
-            .where(counters.c.name == TASK_END)
-            .values(value=counters.c.value + 1)
-            .returning(counters.c.value)
+            sequences.update()
+            .where(sequences.c.name == TASK_END)
+            .values(value=sequences.c.value + 1)
+            .returning(sequences.c.value)
         ).scalar_one()
         conn.execute(tasks.update().where(tasks.c.id.in_(task_ids)).values(end_seq=seq))
 
