@@ -106,6 +106,9 @@ def test_pose_images_are_read_once(monkeypatch) -> None:  # type: ignore[no-unty
     assert len(first.people) == 2 and first.whole and first.frame.shape == (512, 512, 3)
     reader.get("k", pose, (768, 512), 2)
     assert len(calls) == 2
+    # the engines of all worker threads and the evaluator share one reader
+    models = Models.shared()
+    assert PoseReader.of(models) is PoseReader.of(models) is not reader
 
 
 def test_descriptor_distance_decides_when_no_gender_estimate_does() -> None:

@@ -12,8 +12,10 @@ engine composites them instead, placed as the pose says.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -115,7 +117,21 @@ def read_pose(
 
 
 class PoseReader:
-    """LRU of read pose images, by blob key and output size."""
+    """LRU of read pose images, by blob key and output size. ``PoseReader.of(models)`` is
+    the one shared by everything using those models: the studio engine builds one engine per
+    worker thread, and the evaluator reads the same poses, so a batch sharing a pose reads
+    it once per process, not once per thread and again for the evaluation."""
+
+    _shared: ClassVar[weakref.WeakKeyDictionary[Models, PoseReader]] = weakref.WeakKeyDictionary()
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, models: Models) -> PoseReader:
+        with cls._shared_lock:
+            reader = cls._shared.get(models)
+            if reader is None:
+                reader = cls._shared[models] = cls(models)
+            return reader
 
     def __init__(self, models: Models, size: int = 32):
         self._models = models

@@ -68,7 +68,7 @@ class StudioEngine:
     def __init__(self, settings: object = None, models: Models | None = None):
         self._models = models or Models.shared()
         self._subjects = Subjects(self._models)
-        self._poses = PoseReader(self._models)
+        self._poses = PoseReader.of(self._models)
         self._scenes = ScenePacks(
             getattr(settings, "scenes", None), getattr(settings, "default_scenes", True)
         )
