@@ -106,6 +106,9 @@ def test_pose_images_are_read_once(monkeypatch) -> None:  # type: ignore[no-unty
     assert len(first.people) == 2 and first.whole and first.frame.shape == (512, 512, 3)
     reader.get("k", pose, (768, 512), 2)
     assert len(calls) == 2
+    # the engines of all worker threads and the evaluator share one reader
+    models = Models.shared()
+    assert PoseReader.of(models) is PoseReader.of(models) is not reader
 
 
 def test_descriptor_distance_decides_when_no_gender_estimate_does() -> None:
@@ -157,3 +160,16 @@ def test_a_turned_face_is_composited_not_swapped() -> None:
     read.people[1] = Person(face(400, -3).box, None, face(400, -3))
     faces, why = swap_targets(read, 2)
     assert faces is not None and len(faces) == 2, why
+
+
+def test_a_head_the_pose_puts_off_the_frame_is_brought_in(engine, evaluator) -> None:  # type: ignore[no-untyped-def]
+    """Two portraits turned on their side: the pose model puts one head near the bottom
+    edge; the person is still placed whole inside the frame, and both are found."""
+    notes, report = couple(
+        engine, evaluator, portraits("obama3", "astronaut").rotate(90, expand=True)
+    )
+    assert notes["mode"] == "pose"
+    faces_left_to_right(report)
+    for person in notes["people"]:
+        x0, y0, x1, y1 = person["face"]
+        assert 0 <= x0 < x1 <= 1024 and 0 <= y0 < y1 <= 1024

@@ -119,7 +119,7 @@ class IdentityEvaluator:
         self._cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
-        self._poses = PoseReader(self._models)
+        self._poses = PoseReader.of(self._models)
 
     def descriptor(self, key: str, image: object) -> np.ndarray | None:
         with self._lock:

@@ -12,8 +12,10 @@ engine composites them instead, placed as the pose says.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -61,17 +63,17 @@ def _shift(person: Person, dx: float, dy: float) -> Person:
     )
 
 
-def _extent(person: Person) -> tuple[float, float, float]:
-    """Left, right and top of the person's head (hair and ears included)."""
+def _extent(person: Person) -> tuple[float, float, float, float]:
+    """Left, right, top and bottom of the person's head (hair and ears included)."""
     if person.face is not None:
-        x0, y0, x1, _ = person.face.box
+        x0, y0, x1, y1 = person.face.box
         fw = x1 - x0
-        return x0 - 0.25 * fw, x1 + 0.25 * fw, y0 - 0.35 * fw
+        return x0 - 0.25 * fw, x1 + 0.25 * fw, y0 - 0.35 * fw, y1 + 0.1 * fw
     if person.head is not None:
         cx, top, width = person.head
-        return cx - 0.6 * width, cx + 0.6 * width, top
+        return cx - 0.6 * width, cx + 0.6 * width, top, top + 1.3 * width
     x0, y0, x1, _ = person.box
-    return float(x0), float(x1), float(y0)
+    return float(x0), float(x1), float(y0), float(y0 + 0.25 * (x1 - x0))
 
 
 def scaled_to_cover(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -101,10 +103,10 @@ def read_pose(
     if found:
         extents = [_extent(p) for p in found]
         left, right = min(e[0] for e in extents), max(e[1] for e in extents)
-        top = min(e[2] for e in extents)
+        top, bottom = min(e[2] for e in extents), max(e[3] for e in extents)
         x = int(np.clip((left + right) / 2 - w / 2, 0, fw - w))
         y = int(np.clip(top - 0.08 * h, 0, fh - h))
-        whole = left >= x - 1 and right <= x + w + 1 and top >= y - 1
+        whole = left >= x - 1 and right <= x + w + 1 and top >= y - 1 and bottom <= y + h + 1
     else:
         x, y, whole = (fw - w) // 2, int(np.clip(0.4 * fh - 0.4 * h, 0, fh - h)), False
     frame = np.ascontiguousarray(full[y : y + h, x : x + w])
@@ -115,7 +117,21 @@ def read_pose(
 
 
 class PoseReader:
-    """LRU of read pose images, by blob key and output size."""
+    """LRU of read pose images, by blob key and output size. ``PoseReader.of(models)`` is
+    the one shared by everything using those models: the studio engine builds one engine per
+    worker thread, and the evaluator reads the same poses, so a batch sharing a pose reads
+    it once per process, not once per thread and again for the evaluation."""
+
+    _shared: ClassVar[weakref.WeakKeyDictionary[Models, PoseReader]] = weakref.WeakKeyDictionary()
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, models: Models) -> PoseReader:
+        with cls._shared_lock:
+            reader = cls._shared.get(models)
+            if reader is None:
+                reader = cls._shared[models] = cls(models)
+            return reader
 
     def __init__(self, models: Models, size: int = 32):
         self._models = models

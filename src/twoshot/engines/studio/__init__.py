@@ -68,7 +68,7 @@ class StudioEngine:
     def __init__(self, settings: object = None, models: Models | None = None):
         self._models = models or Models.shared()
         self._subjects = Subjects(self._models)
-        self._poses = PoseReader(self._models)
+        self._poses = PoseReader.of(self._models)
         self._scenes = ScenePacks(
             getattr(settings, "scenes", None), getattr(settings, "default_scenes", True)
         )
@@ -107,12 +107,11 @@ class StudioEngine:
             key, people = spec.control, 1
         target = job.image(key)
         photo = self._scenes.pick(scene, spec.prompt, spec.seed)
-        if photo is not None:
-            notes["scene"].update(photo.report())
-            if photo.couple and key is None and people == 2:  # a template: its couple, swapped
+        if photo is not None and photo.couple:
+            if key is None and people == 2:  # a template: its couple, their faces swapped
+                notes["scene"].update(photo.report())
                 key, target = photo.key, photo.open()
-            elif photo.couple:
-                photo = None  # a template's people would stand behind ours: procedural
+            photo = None  # never a backdrop: its people would stand behind ours
         read = self._poses.get(key, target, size, people) if key and target else None
         if people == 2:
             assignment = who_is_who(
@@ -141,17 +140,13 @@ class StudioEngine:
             if slots is not None:
                 notes.update(mode="pose", why=f"placed as the pose image says: {why}")
                 slots = fit_slots(subjects, slots, size)
-                backdrop = self._backdrop(
-                    scene, None if photo and photo.couple else photo, spec.seed, size, notes
-                )
+                backdrop = self._backdrop(scene, photo, spec.seed, size, notes)
                 return self._composite(subjects, roles, slots, backdrop, scene.grade, notes)
             notes["pose_ignored"] = "no usable people found in the pose image"
         notes["mode"] = "composite" if spec.kind == "couple" else "portrait"
         notes["why"] = "no pose image" if key is None else notes["pose_ignored"]
         slots = two_shot(subjects, size) if spec.kind == "couple" else [portrait(subjects[0], size)]
-        backdrop = self._backdrop(
-            scene, None if photo and photo.couple else photo, spec.seed, size, notes
-        )
+        backdrop = self._backdrop(scene, photo, spec.seed, size, notes)
         return self._composite(subjects, roles, slots, backdrop, scene.grade, notes)
 
     def _backdrop(
@@ -165,8 +160,8 @@ class StudioEngine:
         """What the people stand in front of: a scene-pack photo with its light (read from
         it or its tags), or the procedural scene. Says which in ``quality.scene``."""
         if photo is None:
-            notes["scene"].pop("photo", None)
             return render_background(scene, size, seed), scene.light(seed), scene.place in INDOOR
+        notes["scene"].update(photo.report())
         background, light, horizon = self._scenes.backdrop(photo, size)
         notes["scene"]["light"] = {
             "from": "left" if light.side < 0 else "right",

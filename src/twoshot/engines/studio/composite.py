@@ -103,7 +103,8 @@ def fit_slots(subjects: list[Subject], slots: list[Slot], size: tuple[int, int])
     xs = [x + shift for x in xs]
     out = []
     for subject, slot, x in zip(subjects, slots, xs, strict=True):
-        y = max(slot.eye[1], 0.02 * h + ABOVE_EYES * d)  # the crown inside
+        # the crown inside, and the face well inside (a pose may put a head off the bottom)
+        y = max(min(slot.eye[1], 0.6 * h), 0.02 * h + ABOVE_EYES * d)
         if not subject.body_ends:  # lowered (a little) toward the cut torso reaching the bottom
             y = max(y, min(0.55 * h, slot.eye[1] + 0.5 * d, h - subject.below_eyes * d + 2))
         out.append(Slot((float(x), float(y)), d))

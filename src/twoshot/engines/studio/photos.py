@@ -133,7 +133,9 @@ def read_light(rgb: np.ndarray, photo: ScenePhoto) -> Light:
     """The photo's light: from its sidecar where given, else read from the picture: the side
     its brightest part is on, the colour of that light (red over blue), how hard it is (the
     picture's contrast) and the picture's brightness."""
-    small = cv2.resize(rgb, (96, max(1, 96 * rgb.shape[0] // rgb.shape[1])), cv2.INTER_AREA)
+    small = cv2.resize(
+        rgb, (96, max(1, 96 * rgb.shape[0] // rgb.shape[1])), interpolation=cv2.INTER_AREA
+    )
     f = small.astype(np.float32)
     lum = f @ np.array([0.299, 0.587, 0.114], np.float32)
     bright = lum >= np.percentile(lum, 97)
