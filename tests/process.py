@@ -19,7 +19,7 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "TWOSHOT_DATA_DIR": str(data_dir),
-            # this checkout's code, even where twoshot is installed from another one
+            # this checkout's sources first, whatever twoshot the interpreter has installed
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
             "PYTHONUNBUFFERED": "1",
             "HF_HUB_OFFLINE": "1",
@@ -41,13 +41,19 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log: Path, *args: str):
+    def __init__(
+        self, env: dict[str, str], log: Path, *args: str, command: list[str] | None = None
+    ):
+        """``twoshot serve`` (or ``command``, e.g. another ASGI server) on a free port."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "twoshot", "serve", "--port", str(self.port), *args],
+                [
+                    *(command or [sys.executable, "-m", "twoshot", "serve"]),
+                    *("--port", str(self.port), *args),
+                ],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

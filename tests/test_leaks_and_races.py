@@ -43,7 +43,7 @@ def test_a_lost_idempotency_race_takes_its_count_back(tmp_path: Path) -> None:
         again = client.post("/api/couple_image", files=couple_files(), headers=headers).json()
         assert again == first and len(checks) == 1  # the store found the first in its transaction
         day = f"d:{int(time.time() // 86400)}"
-        assert rt.store.count_usage(key.id, [(day, time.time() + 86400)], 0) == [1]
+        assert rt.store.counted(f"key:{key.id}", day) == 1
 
 
 def test_event_stream_sends_progress_again_when_a_task_is_retried(tmp_path: Path) -> None:

@@ -160,9 +160,7 @@ def test_couple_and_person_tasks_complete_through_the_worker(served: Live) -> No
         result = httpx.get(body["image_url"])
         assert result.status_code == 200
         # marked as generative AI: a manifest the C2PA SDK validates, and the watermark
-        from twoshot.provenance import verify
-
-        verdict = verify(result.content)
+        verdict = rt.provenance.verify(result.content)  # the installation's own key
         assert verdict.manifest.valid and verdict.watermark.found
         assert verdict.manifest.digital_source_type == "trainedAlgorithmicMedia"
         assert verdict.manifest.software_agent == "twoshot/qwen-edit"
@@ -202,6 +200,7 @@ def run_with_workers(directory: Path, checkpoint: Path, workers: int) -> dict[in
         face_checks=False,
         qwen_identity_retries=0,
         watermark_id=1,  # the same mark in both runs (the manifests differ: time, instance id)
+        watermark_key="public",  # and the same key (else each data folder makes its own)
     )
     rt = Runtime.build(settings)
     rt.plan(Background(workers=workers))

@@ -108,7 +108,9 @@ class Settings(BaseSettings):
         default=None, description="PEM roots whose signers verify reports as trusted"
     )
     watermark_key: str | None = Field(
-        default=None, description="watermark key; default: twoshot's public key"
+        default=None,
+        description="watermark key; default: one made for this installation at first start "
+        "(share it with replicas and remote workers); 'public': twoshot's public key",
     )
     watermark_id: int | None = Field(
         default=None, ge=0, lt=1 << 22, description="server id in the watermark"
