@@ -230,9 +230,9 @@ class SqlBase:
         has seen every end up to n); it is the last lock an ending transaction takes, so it
         closes no deadlock cycle."""
         seq = conn.execute(
-            sequences.update()
-            .where(sequences.c.name == TASK_END)
-            .values(value=sequences.c.value + 1)
+            upsert(conn, sequences)
+            .values(name=TASK_END, value=1)
+            .on_conflict_do_update(index_elements=["name"], set_={"value": sequences.c.value + 1})
             .returning(sequences.c.value)
         ).scalar_one()
         conn.execute(tasks.update().where(tasks.c.id.in_(task_ids)).values(end_seq=seq))
