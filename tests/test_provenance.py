@@ -199,7 +199,8 @@ def test_verify_cli_exit_codes(studio_result: tuple[Live, dict, bytes], tmp_path
 def test_no_false_positives_on_100_unmarked_pictures() -> None:
     """Photos (resized, cropped, flipped, re-encoded) and renders: the watermark detector
     must stay silent on every one of them."""
-    from twoshot.engines.studio.scene import read_prompt, render_background
+    from twoshot.engines.studio.backdrop import render_background
+    from twoshot.engines.studio.scene import read_prompt
 
     pictures: list[np.ndarray] = []
     for name in ("obama", "obama2", "obama3", "astronaut"):

@@ -14,7 +14,8 @@ from tests.photos import back_view, load, side_by_side
 from twoshot.domain import JobSpec
 from twoshot.engines import Job
 from twoshot.engines.studio import StudioEngine, cover
-from twoshot.engines.studio.scene import read_prompt, render_background
+from twoshot.engines.studio.backdrop import render_background
+from twoshot.engines.studio.scene import read_prompt
 from twoshot.engines.studio.swap import head_and_neck
 from twoshot.images import encode_jpeg
 from twoshot.vision import (

@@ -26,17 +26,13 @@ import numpy as np
 from PIL import Image
 
 from twoshot.engines import Job, Outcome, Progress
+from twoshot.engines.studio.backdrop import render_background
 from twoshot.engines.studio.composite import Slot, compose, fit_slots, portrait, two_shot
+from twoshot.engines.studio.grade import apply_grade
+from twoshot.engines.studio.light import Light
 from twoshot.engines.studio.photos import ScenePacks, ScenePhoto
 from twoshot.engines.studio.posed import pose_slots, swap_targets
-from twoshot.engines.studio.scene import (
-    INDOOR,
-    Light,
-    Scene,
-    apply_grade,
-    read_prompt,
-    render_background,
-)
+from twoshot.engines.studio.scene import INDOOR, Scene, read_prompt
 from twoshot.engines.studio.subjects import Subject, Subjects
 from twoshot.engines.studio.swap import swap_face
 from twoshot.errors import TwoshotError

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from twoshot.engines.studio.scene import Light
+from twoshot.engines.studio.light import Light
 from twoshot.engines.studio.subjects import Subject
 
 HEAD = 3.5  # a head, crown to chin, is about 3.5 eye distances

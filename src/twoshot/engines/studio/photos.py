@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from twoshot.engines.studio.scene import Light, Scene
+from twoshot.engines.studio.light import Light
+from twoshot.engines.studio.scene import Scene
 from twoshot.vision.poses import scaled_to_cover
 
 DEFAULT_PACK = Path(__file__).parent / "default_scenes"
