@@ -27,7 +27,6 @@ import socket
 import threading
 import time
 from multiprocessing.process import BaseProcess
-from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -38,21 +37,17 @@ from twoshot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-GRACE = 60.0  # seconds the children get to stop before they are killed
+GRACE = 60.0  # seconds the children get to stop before they are killed (at least)
 
 
 def run_api(
     rt: Runtime, config: uvicorn.Config, sockets: list[socket.socket] | None = None
 ) -> None:
-    """Serve ``config`` (whose app is ``rt``'s) until SIGTERM/SIGINT, then close ``rt``."""
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            rt.events.close()  # waiting clients answer now, rather than hold the shutdown
-            super().handle_exit(sig, frame)
-
+    """Serve ``config`` (whose app is ``rt``'s) until SIGTERM/SIGINT, then close ``rt``. The
+    app answers its waiting clients on those signals itself (``api.shutdown``)."""
     try:
-        Server(config).run(sockets=sockets)  # the app's lifespan starts and joins the threads
+        # the app's lifespan starts and joins the threads
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
         rt.close()
 
@@ -99,6 +94,8 @@ class Supervisor:
             self._roles.append(("workers", workers))
         self._children: dict[int, BaseProcess] = {}
         self._stopping = threading.Event()
+        # the workers' child finishes or hands back its tasks within the drain, plus 5 s
+        self._grace = max(GRACE, Settings().drain_seconds + 10)
 
     def _start(self, index: int) -> None:
         role, arg = self._roles[index]
@@ -129,11 +126,11 @@ class Supervisor:
         for child in self._children.values():
             if child.pid is not None and child.is_alive():
                 os.kill(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + GRACE
+        deadline = time.monotonic() + self._grace
         for child in self._children.values():
             child.join(max(0.0, deadline - time.monotonic()))
             if child.is_alive():
-                log.warning("%s did not stop in %.0f s; killing it", child.name, GRACE)
+                log.warning("%s did not stop in %.0f s; killing it", child.name, self._grace)
                 child.kill()
                 child.join(5)
         self._sock.close()

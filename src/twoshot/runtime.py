@@ -28,7 +28,7 @@ from twoshot.safety import ContentPolicy
 from twoshot.service import InputChecks, Intake, NoChecks, Service
 from twoshot.service.accounts import Accounts
 from twoshot.service.dashboard import Dashboard
-from twoshot.service.workers import RemoteWork
+from twoshot.service.workers import RemoteWork, queue_depth
 from twoshot.store import Store, open_store
 from twoshot.worker import Worker
 from twoshot.worker.loop import Evaluator, WorkerState
@@ -73,12 +73,6 @@ def default_evaluator() -> Evaluator:
     from twoshot.vision.evaluate import IdentityEvaluator
 
     return IdentityEvaluator()
-
-
-def queue_depth(store: Store, settings: Settings) -> dict[str, int]:
-    """Queued plus running tasks per engine; every engine clients may name is there, 0 when
-    it has no work, so an autoscaler reading one finds a number rather than nothing."""
-    return {name: 0 for name in settings.allowed_engines} | store.queue_depth()
 
 
 @dataclass(frozen=True)
@@ -166,7 +160,9 @@ class Runtime:
         )
         store.on_ended(service.tasks_ended)  # however a task ends, its inputs are released
         provenance = Provenance.from_settings(settings)
-        metrics = Metrics(store.count_by_status, partial(queue_depth, store, settings))
+        metrics = Metrics(
+            store.count_by_status, partial(queue_depth, store, settings.allowed_engines)
+        )
         accounts = Accounts(
             store,
             session_ttl=settings.session_ttl,

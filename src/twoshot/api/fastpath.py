@@ -54,9 +54,9 @@ class FastPath:
     def __init__(self, app: App):
         rt: Runtime = app.state.runtime
         self._app = app
-        self._reads = getattr(rt.store, "polls", None)  # a SqlStore's; else never fast
-        self._inline = rt.store.inline_reads
-        self._store = rt.store
+        self._reads = rt.service.polls  # a SqlStore's; else never fast
+        self._inline = rt.service.inline_reads
+        self._service = rt.service
         # FastAPI's own telemetry (when an OpenTelemetry provider is configured) sees only
         # what goes through FastAPI: then every poll does
         telemetry = getattr(app, "_native_telemetry", None)
@@ -91,10 +91,10 @@ class FastPath:
         if not key:
             return False
         digest = hashlib.sha256(key.encode()).hexdigest()  # store.sql.base.hash_secret
-        read = self._reads.batch if ident.startswith("batch-") else self._reads.task  # type: ignore[union-attr]
+        read = self._reads.batch if ident.startswith("batch-") else self._reads.task
         try:
             if self._inline:
-                with self._store.inline():  # on the loop's own connection, never the pool's
+                with self._service.inline():  # on the loop's own connection, never the pool's
                     found = read(ident, digest)
             else:
                 found = await run_in_threadpool(read, ident, digest)

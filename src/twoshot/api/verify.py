@@ -110,7 +110,7 @@ def _count(rt: Runtime, address: str) -> None:
     now = time.time()
     minute = int(now // 60)
     hit = Hit(f"verify:addr:{address[:200]}", f"m:{minute}", (minute + 2) * 60.0, limit)
-    if rt.store.count([hit]) is not None:
+    if rt.service.count([hit]) is not None:
         raise RateLimited(
             f"at most {limit} verifications a minute from one address; try again soon",
             retry_after=int(60 - now % 60) + 1,

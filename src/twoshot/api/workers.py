@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 
 from twoshot.api.deps import runtime
 from twoshot.domain import ErrorInfo, TaskStatus, task_to_wire
-from twoshot.runtime import queue_depth as pool_depths
 from twoshot.service.workers import RemoteWork
 
 router = APIRouter(prefix="/worker", include_in_schema=False)
@@ -133,5 +132,4 @@ def queue_depth(request: Request) -> dict:
     ``metrics-api`` trigger where it should hold no database credentials: a worker token
     reads it, since a pool outside the cluster scales on what it would claim."""
     _token(request)
-    rt = runtime(request)
-    return {"engines": pool_depths(rt.store, rt.settings)}
+    return {"engines": _work(request).queue_depth(runtime(request).settings.allowed_engines)}

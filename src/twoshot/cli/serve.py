@@ -33,6 +33,8 @@ def serve(host: str, port: int, workers: int | None, processes: int, log_level: 
     settings = load_settings()
     count = settings.workers if workers is None else workers
     if processes > 1:
+        if settings.metrics_port is not None:  # N processes' registries cannot share a port
+            raise click.UsageError("TWOSHOT_METRICS_PORT needs --processes 1")
         raise SystemExit(serve_processes(host, port, processes, count, log_level))
     configure_logging(log_level, settings)
     rt = Runtime.build(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
 from twoshot.blobs import Blobs
 from twoshot.domain import ApiKey, Batch, Task, task_ids
@@ -18,7 +19,7 @@ from twoshot.service.intake import Intake
 from twoshot.service.requests import BatchRequest, CoupleRequest, PersonRequest, Submission
 from twoshot.service.retention import Retention
 from twoshot.service.submission import PromptCheck, Submissions
-from twoshot.store import Ended, Store
+from twoshot.store import Ended, Hit, Store
 
 
 class Service:
@@ -75,6 +76,16 @@ class Service:
     def inline(self) -> AbstractContextManager[None]:
         """Reads inside run on the calling thread's own connection (see ``Store.inline``)."""
         return self.store.inline()
+
+    @property
+    def polls(self) -> Any:
+        """task-status's compiled reads (``store.sql.polls.PollReads``) where the store has
+        them (a ``SqlStore``), else None: then every poll takes the ordinary route."""
+        return getattr(self.store, "polls", None)
+
+    def count(self, hits: list[Hit]) -> Hit | None:
+        """Count ``hits`` against their limits in one step (``Store.count``): the refused one."""
+        return self.store.count(hits)
 
     # -- submission ---------------------------------------------------------------------------
 

@@ -21,6 +21,12 @@ from twoshot.store import Heartbeat, Store
 UPLOAD_URL_SECONDS = 600
 
 
+def queue_depth(store: Store, engines: list[str]) -> dict[str, int]:
+    """Queued plus running tasks per engine; every engine clients may name is there, 0 when
+    it has no work, so an autoscaler reading one finds a number rather than nothing."""
+    return dict.fromkeys(engines, 0) | store.queue_depth()
+
+
 class RemoteWork:
     def __init__(self, store: Store, blobs: Blobs, *, max_lease_seconds: float):
         self.store = store
@@ -33,6 +39,9 @@ class RemoteWork:
         if token_id is None:
             raise Unauthorized("send a worker token as 'Authorization: Bearer tsw_…'")
         return token_id
+
+    def queue_depth(self, engines: list[str]) -> dict[str, int]:
+        return queue_depth(self.store, engines)
 
     def _lease(self, seconds: float) -> float:
         return min(self._max_lease, seconds)  # above 0: the wire model says so
