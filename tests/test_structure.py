@@ -27,3 +27,20 @@ def test_the_store_knows_nothing_of_live_notifications() -> None:
 def test_no_module_is_over_400_lines() -> None:
     sizes = {str(p.relative_to(SRC)): len(p.read_text().splitlines()) for p in SRC.rglob("*.py")}
     assert {p: n for p, n in sizes.items() if n > 400} == {}
+
+
+def test_every_data_file_ships_in_the_package() -> None:
+    """A file the code reads at run time (a model, a rules list, a page) that no package-data
+    pattern names is missing from a plain ``pip install .``, though an editable install
+    finds it."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    project = tomllib.loads((SRC.parent.parent / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["twoshot"]
+    data = [
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc")
+    ]
+    assert [f for f in data if not any(fnmatch(f, pattern) for pattern in patterns)] == []
