@@ -282,6 +282,36 @@ def test_stopping_twoshot_serve_answers_its_waiting_clients(tmp_path: Path) -> N
     stop_while_a_client_waits(tmp_path, "--workers", "0")
 
 
+def test_a_stop_signal_that_comes_while_the_waiters_lock_is_held_does_not_hang() -> None:
+    """Was: the stop-signal handler called ``TaskEvents.close``, which takes the waiters'
+    lock; a signal runs on the main thread wherever it was, so one arriving inside that lock
+    (or a second SIGTERM inside the first's handler) waited on it forever: a server that
+    never stopped. The handler now only marks closing and leaves the waking to the loop."""
+    import signal
+
+    from twoshot.api.shutdown import release_waiters_on_stop
+    from twoshot.live import TaskEvents
+
+    events = TaskEvents()
+    loop = asyncio.new_event_loop()
+    events.bind(loop)
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    undo = release_waiters_on_stop(events)
+    try:
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        with events._lock:  # where the signal interrupted this thread
+            done = threading.Thread(target=handler, args=(signal.SIGTERM, None), daemon=True)
+            done.start()
+            done.join(5)
+            assert not done.is_alive()
+        assert events.closing
+    finally:
+        undo()
+        signal.signal(signal.SIGTERM, previous)
+        loop.close()
+
+
 def test_any_asgi_server_answers_waiting_clients_when_stopped(tmp_path: Path) -> None:
     """Was: only ``twoshot serve`` (a uvicorn subclass in the CLI) released waiters at
     shutdown; the app under plain uvicorn held its shutdown until every wait ran out."""

@@ -80,6 +80,15 @@ class TaskEvents:
         self.closing = True
         self.wake_all()
 
+    def close_soon(self) -> None:
+        """``close`` for a signal handler: it runs on whatever this thread was doing, maybe
+        inside ``_lock``, so it takes no lock; the loop wakes every waiter next."""
+        self.closing = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.wake_all)
+
     def _wake(self, watches: list[Watch]) -> None:
         """From any thread: wake these waiters on the server's loop."""
         loop = self._loop

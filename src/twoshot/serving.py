@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - httptools is a dependency of uvicorn[s
 def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: int) -> type:
     class Deadline(base):
         _deadline: asyncio.TimerHandle | None = None
+        _due = 0.0  # when the head waited for must be complete (the loop's clock)
         _waiting_for: object = None  # the cycle in place when the wait began
         _head_bytes = 0
 
@@ -57,14 +58,20 @@ def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: 
             super().connection_lost(exc)
 
         def _start(self, cycle: object) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
+            # a request on a kept-alive connection only moves the due time: the timer, set
+            # once, looks again when it fires (no timer made and cancelled per request)
             self._waiting_for, self._head_bytes = cycle, 0
-            self._deadline = self.loop.call_later(header_timeout, self._late, cycle)
+            self._due = self.loop.time() + header_timeout
+            if self._deadline is None:
+                self._deadline = self.loop.call_at(self._due, self._late)
 
-        def _late(self, cycle: object) -> None:
+        def _late(self) -> None:
             self._deadline = None
-            if self.cycle is cycle and not self.transport.is_closing():  # no new request yet
+            if self.cycle is not self._waiting_for or self.transport.is_closing():
+                return  # the head came (a new request is under way), or the connection ends
+            if self.loop.time() < self._due:  # a later wait began since this timer was set
+                self._deadline = self.loop.call_at(self._due, self._late)
+            else:
                 self.transport.close()
 
     Deadline.__name__ = f"Deadline{base.__name__}"

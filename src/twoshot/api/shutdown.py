@@ -31,7 +31,7 @@ def release_waiters_on_stop(events: TaskEvents) -> Callable[[], None]:
     before: dict[int, Any] = {}
 
     def handler(sig: int, frame: FrameType | None) -> None:
-        events.close()
+        events.close_soon()  # no lock here: the signal may have come inside one
         previous = before.get(sig)
         if callable(previous):
             previous(sig, frame)
