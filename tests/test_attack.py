@@ -1,0 +1,110 @@
+"""Hostile-client attacks on the integrated build: each test is named after what it refuses
+or keeps equal, and fails on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import Live
+from tests.test_fastpath import get, route_calls, submit
+from tests.test_worker_boundary import Served, claim, queued, served, token
+from twoshot.domain import TaskStatus
+
+__all__ = ["served"]  # the worker fixture, imported for its tests here
+
+# what the ordinary route's JSONResponse spells unlike orjson: an exponent float, an integer
+# past 64 bits, a nested structure
+ODD_QUALITY = {"tiny": 1e-05, "big": 1e20, "huge": 2**70, "deep": [[[{"a": [0.1, -0.0]}]]]}
+# what a remote worker may send (within 64 bits) that orjson still spells otherwise
+REMOTE_QUALITY = {"tiny": 1e-05, "big": 1e20, "u64": 2**64 - 1, "deep": [[{"a": -0.0}]]}
+
+
+def ended_with_quality(live: Live, quality: dict) -> str:
+    store = live.runtime.store
+    task_id = submit(live)
+    assert store.claim("w1", [live.runtime.settings.engine], 60) is not None
+    assert store.finish(task_id, "w1", TaskStatus.COMPLETED, quality=quality)
+    return task_id
+
+
+def byte_equal(live: Live, ident: str) -> bytes:
+    fast = get(live, ident, live.key, fast=True)
+    slow = get(live, ident, live.key, fast=False)
+    assert fast.status_code == slow.status_code == 200, (fast.text, slow.text)
+    assert fast.content == slow.content
+    return fast.content
+
+
+def test_fast_path_spells_stored_quality_byte_for_byte_as_the_route(live: Live) -> None:
+    """Was: the fast path re-encoded quality with orjson (0.00001, not 1e-05; an integer past
+    64 bits raised): the same poll answered differently by path."""
+    task_id = ended_with_quality(live, ODD_QUALITY)
+    with route_calls(live) as calls:
+        body = byte_equal(live, task_id)
+    assert calls == [task_id]  # the slow poll only: the fast one answered itself
+    assert json.loads(body)["quality"] == ODD_QUALITY
+    assert b"1e-05" in body
+    byte_equal(live, task_id)  # the reused (cached) body too
+
+
+def finish_raw(client: TestClient, headers: dict[str, str], task_id: str, quality: str) -> int:
+    body = f'{{"owner": "w1", "status": "completed", "quality": {quality}}}'
+    r = client.post(
+        f"/worker/tasks/{task_id}/finish",
+        headers={**headers, "Content-Type": "application/json"},
+        content=body.encode(),
+    )
+    if r.status_code == 400:
+        assert r.json()["error"]["field"] == "quality", r.text
+    return r.status_code
+
+
+@pytest.mark.parametrize(
+    "quality",
+    [
+        '{"score": NaN}',
+        '{"score": Infinity}',
+        '{"score": -Infinity}',
+        '{"n": ' + str(2**80) + "}",
+        '{"big": "' + "x" * (70 << 10) + '"}',
+        '{"d": ' + "[" * 40 + "]" * 40 + "}",
+    ],
+    ids=["nan", "inf", "-inf", "int80", "70KiB", "depth40"],
+)
+def test_remote_worker_finish_with_unencodable_quality_is_refused(
+    served: Served, quality: str
+) -> None:
+    """Was: stored as sent; every later poll of the task then 500ed (NaN), or carried the
+    worker's megabytes."""
+    rt, client = served
+    mine = queued(rt, 1)
+    headers = token(rt)
+    claim(client, headers)
+    assert finish_raw(client, headers, mine, quality) == 400
+    assert rt.store.get_task(mine).status is TaskStatus.PROCESSING  # type: ignore[union-attr]
+    assert finish_raw(client, headers, mine, '{"score": 0.5, "n": 18446744073709551615}') == 200
+    assert rt.store.get_task(mine).status is TaskStatus.COMPLETED  # type: ignore[union-attr]
+
+
+def test_poll_after_remote_quality_is_the_same_on_both_paths(live: Live) -> None:
+    """End to end: a remote worker's accepted quality polls the same through both paths."""
+    rt = live.runtime
+    task_id = submit(live)
+    worker = {"Authorization": f"Bearer {rt.store.create_worker_token('gpu')[1]}"}
+    r = httpx.post(
+        f"{live.url}/worker/claim",
+        headers=worker,
+        json={"owner": "w1", "engines": [rt.settings.engine]},
+    )
+    assert r.status_code == 200 and r.json()["task"]["id"] == task_id, r.text
+    r = httpx.post(
+        f"{live.url}/worker/tasks/{task_id}/finish",
+        headers=worker,
+        json={"owner": "w1", "status": "completed", "quality": REMOTE_QUALITY},
+    )
+    assert r.status_code == 200, r.text
+    byte_equal(live, task_id)
