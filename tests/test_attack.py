@@ -4,15 +4,21 @@ or keeps equal, and fails on the code before its fix."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import Live
+from tests.conftest import Live, make_settings
+from tests.store.test_contract import postgres_schema
 from tests.test_fastpath import get, route_calls, submit
 from tests.test_worker_boundary import Served, claim, queued, served, token
+from twoshot.api import create_app
+from twoshot.api.fastpath import App
 from twoshot.domain import TaskStatus
+from twoshot.runtime import Runtime
+from twoshot.service import NoChecks
 
 __all__ = ["served"]  # the worker fixture, imported for its tests here
 
@@ -108,3 +114,48 @@ def test_poll_after_remote_quality_is_the_same_on_both_paths(live: Live) -> None
     )
     assert r.status_code == 200, r.text
     byte_equal(live, task_id)
+
+
+def test_a_nul_anywhere_a_client_sends_text_is_never_a_500_on_postgresql(tmp_path: Path) -> None:
+    """Was: PostgreSQL refuses a NUL in any text parameter, and every route that passed a
+    client's id, name, owner or email with one to a query answered 500 (and logged a
+    traceback): task-status, delete, results, every worker route, sign-in."""
+    with postgres_schema() as url:
+        rt = Runtime.build(make_settings(tmp_path, database_url=url), checks=NoChecks())
+        try:
+            nul_everywhere(rt)
+        finally:
+            rt.close()
+
+
+def nul_everywhere(rt: Runtime) -> None:
+    app = create_app(rt)
+    assert isinstance(app, App)
+    with TestClient(app, raise_server_exceptions=True) as client:
+        key = {"X-Api-Key": rt.store.create_key("k")[1]}
+        for fast in (True, False):
+            app.fast_polls = fast
+            for ident in ("%00", "t%00", "batch-%00"):
+                r = client.get(f"/api/task-status/{ident}", headers=key)
+                assert r.status_code == 404, (fast, ident, r.text)
+        assert client.delete("/api/task/t%00", headers=key).status_code == 404
+        assert client.get("/results/" + "A" * 28 + "%00.jpg").status_code == 404
+        worker = token(rt)
+        for route in ("heartbeat", "upload", "finish", "release"):
+            body = {"owner": "w1", "status": "failed", "error": {"code": "x"}}
+            r = client.post(f"/worker/tasks/t%00/{route}", headers=worker, json=body)
+            assert r.status_code == 400, (route, r.text)
+            body["owner"] = "w\x00"
+            r = client.post(f"/worker/tasks/t1/{route}", headers=worker, json=body)
+            assert r.status_code == 400, (route, r.text)
+        for claim_body in (
+            {"owner": "w\x00", "engines": ["e"]},
+            {"owner": "w", "engines": ["\x00"]},
+        ):
+            assert client.post("/worker/claim", headers=worker, json=claim_body).status_code == 400
+        r = client.post(
+            "/api/account/sign-in",
+            json={"email": "a\x00@example.com", "password": "p"},
+            headers={"Origin": "http://testserver"},
+        )
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_field", r.text

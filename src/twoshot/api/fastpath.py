@@ -73,6 +73,7 @@ class FastPath:
             or not ident
             or "/" in ident
             or len(ident) > 64
+            or "\x00" in ident  # no id holds one, and PostgreSQL refuses it: the route 404s
             or scope.get("root_path")
         ):
             return False
