@@ -57,8 +57,18 @@ def test_fast_path_spells_stored_quality_byte_for_byte_as_the_route(live: Live) 
     byte_equal(live, task_id)  # the reused (cached) body too
 
 
+def uploaded(client: TestClient | httpx.Client, headers: dict[str, str], task_id: str) -> str:
+    """The result name of an upload for ``task_id`` by worker ``w1``, its file stored."""
+    r = client.post(f"/worker/tasks/{task_id}/upload", headers=headers, json={"owner": "w1"})
+    assert r.status_code == 200, r.text
+    name = str(r.json()["name"])
+    assert client.put(f"/worker/results/{name}", headers=headers, content=b"\xff\xd8").is_success
+    return name
+
+
 def finish_raw(client: TestClient, headers: dict[str, str], task_id: str, quality: str) -> int:
-    body = f'{{"owner": "w1", "status": "completed", "quality": {quality}}}'
+    name = uploaded(client, headers, task_id)
+    body = f'{{"owner": "w1", "status": "completed", "result_key": "{name}", "quality": {quality}}}'
     r = client.post(
         f"/worker/tasks/{task_id}/finish",
         headers={**headers, "Content-Type": "application/json"},
@@ -107,11 +117,18 @@ def test_poll_after_remote_quality_is_the_same_on_both_paths(live: Live) -> None
         json={"owner": "w1", "engines": [rt.settings.engine]},
     )
     assert r.status_code == 200 and r.json()["task"]["id"] == task_id, r.text
-    r = httpx.post(
-        f"{live.url}/worker/tasks/{task_id}/finish",
-        headers=worker,
-        json={"owner": "w1", "status": "completed", "quality": REMOTE_QUALITY},
-    )
+    with httpx.Client(base_url=live.url) as http:
+        name = uploaded(http, worker, task_id)
+        r = http.post(
+            f"/worker/tasks/{task_id}/finish",
+            headers=worker,
+            json={
+                "owner": "w1",
+                "status": "completed",
+                "result_key": name,
+                "quality": REMOTE_QUALITY,
+            },
+        )
     assert r.status_code == 200, r.text
     byte_equal(live, task_id)
 
@@ -203,3 +220,32 @@ def test_prompt_policy_still_passes_ordinary_prompts_with_those_characters() -> 
         "\u0905\u0928\u0941 \u0914\u0930 \u0930\u093e\u091c",  # Hindi, with its vowel signs
     ):
         assert policy.violation(prompt) is None, prompt
+
+
+def test_remote_worker_cannot_complete_without_a_result_or_report_nan_progress(
+    served: Served,
+) -> None:
+    """Was: ``completed`` with no result_key was stored (every poll then showed a completed
+    task with no image), and a NaN or infinite progress was taken (and shown as 1.0)."""
+    rt, client = served
+    mine = queued(rt, 1)
+    headers = token(rt)
+    claim(client, headers)
+    for progress in ("NaN", "Infinity", "-Infinity"):
+        r = client.post(
+            f"/worker/tasks/{mine}/heartbeat",
+            headers={**headers, "Content-Type": "application/json"},
+            content=f'{{"owner": "w1", "progress": {progress}}}'.encode(),
+        )
+        assert r.status_code == 400 and r.json()["error"]["field"] == "progress", r.text
+    r = client.post(
+        f"/worker/tasks/{mine}/finish", headers=headers, json={"owner": "w1", "status": "completed"}
+    )
+    assert r.status_code == 400 and r.json()["error"]["field"] == "result_key", r.text
+    assert rt.store.get_task(mine).status is TaskStatus.PROCESSING  # type: ignore[union-attr]
+    result_key = uploaded(client, headers, mine)
+    body = {"owner": "w1", "status": "completed", "result_key": result_key}
+    assert (
+        client.post(f"/worker/tasks/{mine}/finish", headers=headers, json=body).status_code == 200
+    )
+    assert rt.store.get_task(mine).result_key == result_key  # type: ignore[union-attr]

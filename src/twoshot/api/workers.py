@@ -55,7 +55,7 @@ class Claim(BaseModel):
 
 class Beat(BaseModel):
     owner: Text = Field(max_length=200)
-    progress: float | None = None
+    progress: float | None = Field(default=None, allow_inf_nan=False)
     lease_seconds: float = Lease
 
 

@@ -86,6 +86,10 @@ class RemoteWork:
         if not status.is_terminal():
             raise InvalidInput("finish needs a terminal status", field="status")
         _check_quality(quality)
+        if status is TaskStatus.COMPLETED and result_key is None:  # polls would show no image
+            raise InvalidInput(
+                "a completed task needs the result_key of its upload", field="result_key"
+            )
         if result_key is not None:
             held, issued = self.store.upload_for(task_id, owner)
             if held and result_key != issued:
