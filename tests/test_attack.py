@@ -249,3 +249,20 @@ def test_remote_worker_cannot_complete_without_a_result_or_report_nan_progress(
         client.post(f"/worker/tasks/{mine}/finish", headers=headers, json=body).status_code == 200
     )
     assert rt.store.get_task(mine).result_key == result_key  # type: ignore[union-attr]
+
+
+def test_remote_worker_result_upload_must_be_a_jpeg(served: Served) -> None:
+    """Was: any bytes (empty, HTML) were stored and served as the task's image/jpeg."""
+    rt, client = served
+    mine = queued(rt, 1)
+    headers = token(rt)
+    claim(client, headers)
+    r = client.post(f"/worker/tasks/{mine}/upload", headers=headers, json={"owner": "w1"})
+    name = r.json()["name"]
+    for body in (b"", b"<html><script>alert(1)</script>", b"GIF89a"):
+        put = client.put(f"/worker/results/{name}", headers=headers, content=body)
+        assert put.status_code == 400, put.text
+        assert rt.blobs.get_result(name) is None
+    assert client.put(
+        f"/worker/results/{name}", headers=headers, content=b"\xff\xd8\xff"
+    ).is_success

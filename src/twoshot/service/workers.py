@@ -131,6 +131,8 @@ class RemoteWork:
 
     def put_result(self, token_id: str, name: str, data: bytes) -> None:
         self._own_upload(token_id, name)
+        if not data.startswith(b"\xff\xd8"):  # served as image/jpeg: a JPEG, or nothing
+            raise InvalidInput("a result is a JPEG image: its body must start with FF D8")
         self.blobs.put_result(name, data)
 
     def delete_result(self, token_id: str, name: str) -> None:
