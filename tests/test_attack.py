@@ -266,3 +266,15 @@ def test_remote_worker_result_upload_must_be_a_jpeg(served: Served) -> None:
     assert client.put(
         f"/worker/results/{name}", headers=headers, content=b"\xff\xd8\xff"
     ).is_success
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: a letter repeated ('nuuude', 'sexxx') passes the policy; allowing repeats in "
+    "term_pattern needs a false-positive review of every rule, not done in this pass",
+)
+def test_prompt_policy_sees_through_repeated_letters() -> None:
+    from twoshot.safety.prompts import PromptPolicy
+
+    policy = PromptPolicy.load()
+    assert all(policy.violation(p) for p in ("a nuuude couple", "a nnude couple", "sexxx"))
