@@ -146,7 +146,8 @@ def test_refused_prompts_name_the_field_or_item_store_nothing_and_are_counted(
     key_id, secret = dev.new_key()
     headers = {"X-Api-Key": secret}
     words = "naked couple having sex in bed, explicit nudity"
-    with TestClient(create_app(rt)) as app:
+    # from this machine: /metrics answers only a local client by default (test_metrics_access)
+    with TestClient(create_app(rt), client=("127.0.0.1", 50000)) as app:
         single = app.post(
             "/api/couple_image", files=couple_files(), data={"prompt": words}, headers=headers
         )

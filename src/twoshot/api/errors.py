@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from twoshot.errors import (
@@ -119,7 +120,19 @@ def install(app: FastAPI) -> None:
             message = "no such route; see /docs for the API"
         return error_response(exc.status_code, code, message, headers=exc.headers)
 
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        if _nul_refused(exc):  # a client's text, not a server fault (PostgreSQL only)
+            return error_response(400, "invalid_field", "text must not contain a NUL character")
+        return await _internal(request, exc)
+
     @app.exception_handler(Exception)
     async def _internal(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "the server failed; the error is logged")
+
+
+def _nul_refused(exc: DataError) -> bool:
+    """Whether the database driver refused a NUL in a text parameter (psycopg does, for any
+    id, email or token a client sent with one): every route answers 400 for it, not 500."""
+    return "NUL (0x00)" in str(exc.orig)

@@ -17,6 +17,7 @@ refused at the next poll on every replica, because every poll reads the database
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,6 +73,7 @@ class FastPath:
             or not ident
             or "/" in ident
             or len(ident) > 64
+            or "\x00" in ident  # no id holds one, and PostgreSQL refuses it: the route 404s
             or scope.get("root_path")
         ):
             return False
@@ -109,7 +111,10 @@ class FastPath:
         if body is None:
             scope["app"] = self._app  # what Starlette sets, for base_url's request.app
             base = base_url(Request(scope))
-            body = batch_json(ident, found, base) if batch else task_json(found, base)
+            try:
+                body = batch_json(ident, found, base) if batch else task_json(found, base)
+            except Exception:  # a row it cannot encode: the ordinary route answers (and logs)
+                return False
             if cached is not None:
                 self._bodies.put(cached, body)
         await send(
@@ -163,9 +168,16 @@ def _iso(ts: float) -> str:
 
 
 def _quality(stored: str | None) -> Any:
-    """The stored quality JSON, decoded: it is written with json.dumps's spaces, and only an
-    ended task has one, whose encoded body is then reused (``Bodies``)."""
-    return orjson.loads(stored) if stored else None
+    """The stored quality JSON, re-encoded as the ordinary route's JSONResponse encodes it
+    (json's float and integer spelling, not orjson's: 1e-05, not 0.00001; integers past 64
+    bits; any depth), and embedded as is. Only an ended task has one, whose encoded body is
+    then reused (``Bodies``). What JSONResponse refuses (NaN) raises, and the route answers."""
+    if not stored:
+        return None
+    decoded = json.loads(stored)
+    return orjson.Fragment(
+        json.dumps(decoded, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    )
 
 
 def task_json(row: tuple[Any, ...], base: str) -> bytes:

@@ -9,10 +9,10 @@ bound to its token, so one token cannot finish another's tasks. The checks live 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from twoshot.api.deps import runtime
@@ -35,36 +35,44 @@ def _owner(request: Request, owner: str) -> str:
     return f"{_token(request)}/{owner[:64]}"
 
 
+def _no_nul(value: str) -> str:
+    """PostgreSQL refuses a NUL in any text: refused here with 400, never a 500 there."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 Lease = Field(default=60.0, gt=0, description="clamped to the server's maximum")
 
 
 class Claim(BaseModel):
-    owner: str = Field(max_length=200)
-    engines: list[str] = Field(max_length=32)
+    owner: Text = Field(max_length=200)
+    engines: list[Text] = Field(max_length=32)
     lease_seconds: float = Lease
 
 
 class Beat(BaseModel):
-    owner: str = Field(max_length=200)
-    progress: float | None = None
+    owner: Text = Field(max_length=200)
+    progress: float | None = Field(default=None, allow_inf_nan=False)
     lease_seconds: float = Lease
 
 
 class WorkerError(BaseModel):
-    code: str = Field(min_length=1, max_length=64)
-    message: str = Field(default="", max_length=2000)
+    code: Text = Field(min_length=1, max_length=64)
+    message: Text = Field(default="", max_length=2000)
 
 
 class Finish(BaseModel):
-    owner: str = Field(max_length=200)
+    owner: Text = Field(max_length=200)
     status: TaskStatus
-    result_key: str | None = Field(default=None, max_length=64)
+    result_key: Text | None = Field(default=None, max_length=64)
     quality: dict[str, Any] | None = None
     error: WorkerError | None = None
 
 
 class Owner(BaseModel):
-    owner: str = Field(max_length=200)
+    owner: Text = Field(max_length=200)
 
 
 @router.post("/claim")
@@ -74,7 +82,7 @@ def claim(request: Request, body: Claim) -> dict:
 
 
 @router.post("/tasks/{task_id}/heartbeat")
-def heartbeat(request: Request, task_id: str, body: Beat) -> dict:
+def heartbeat(request: Request, task_id: Text, body: Beat) -> dict:
     beat = _work(request).heartbeat(
         task_id, _owner(request, body.owner), body.progress, body.lease_seconds
     )
@@ -82,13 +90,13 @@ def heartbeat(request: Request, task_id: str, body: Beat) -> dict:
 
 
 @router.post("/tasks/{task_id}/upload")
-def upload(request: Request, task_id: str, body: Owner) -> dict:
+def upload(request: Request, task_id: Text, body: Owner) -> dict:
     """The name to store this task's result under; with S3, the presigned URL to PUT it."""
     return _work(request).upload(task_id, _owner(request, body.owner))
 
 
 @router.post("/tasks/{task_id}/finish")
-def finish(request: Request, task_id: str, body: Finish) -> dict:
+def finish(request: Request, task_id: Text, body: Finish) -> dict:
     error = ErrorInfo(body.error.code, body.error.message) if body.error else None
     done = _work(request).finish(
         task_id,
@@ -102,7 +110,7 @@ def finish(request: Request, task_id: str, body: Finish) -> dict:
 
 
 @router.post("/tasks/{task_id}/release")
-def release(request: Request, task_id: str, body: Owner) -> dict:
+def release(request: Request, task_id: Text, body: Owner) -> dict:
     return {"released": _work(request).release(task_id, _owner(request, body.owner))}
 
 

@@ -1,6 +1,7 @@
 """The prompt policy: terms and phrases a prompt may not contain, found through the usual
-disguises (case, accents, look-alike letters, plurals, letters spaced or dotted out, a letter
-starred out, leetspeak).
+disguises (case, accents, look-alike letters, small capitals and flag letters, characters
+that render as nothing, plurals, letters spaced, dotted or slashed out, a letter starred out,
+leetspeak).
 
 The rules are text (``prompt_policy.txt`` beside this module; its header documents the
 syntax), so an operator extends or replaces them with a file of their own
@@ -36,19 +37,29 @@ _LEET = {
     "t": "t7+",
     "z": "z2",
 }
-_SEP = r"[\s._\-*~'`\"]{0,2}"  # between letters: "s e x", "s.e.x", "s-e-x"
+_SEP = r"[\s._\-*~'`\"/,+·•–—]{0,3}"  # between letters: "s e x", "s.e.x", "s/e/x"
 _GAP = r"[^a-z0-9]*"  # between the words of a phrase: anything but a letter, or nothing
 _START = r"(?<![a-z0-9'’])"  # not after an apostrophe either: "Anna's ex" is not "sex"
 _END = r"(?![a-z0-9])"
 # letters from other scripts that look like Latin ones (Cyrillic, Greek)
-_LOOKALIKES = str.maketrans("асеорхуікмтвнзѕјһԁαεικνορτυχ", "aceopxyikmtbh3sjhdaeiknoptux")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+# and small capitals and regional indicators (🇳🇺🇩🇪), which NFKD leaves as they are
+_LOOKALIKES = str.maketrans(
+    "асеорхуікмтвнзѕјһԁαεικνορτυχ"
+    + "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ"
+    + "".join(map(chr, range(0x1F1E6, 0x1F200))),
+    "aceopxyikmtbh3sjhdaeiknoptux" + "abcdefghijklmnopqrstuvwyz" + "abcdefghijklmnopqrstuvwxyz",
+)
+# blank letters (Hangul fillers): invisible, yet letters to Unicode, so removed by name
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u115f\u1160\u3164\uffa0"))
+# what renders as nothing between two letters: every format character (bidi controls, tags,
+# U+180E…) and every mark, even those of combining class 0 (U+034F, variation selectors)
+_UNSEEN = ("Cf", "Mn", "Me")
 
 
 def normalise(text: str) -> str:
     """Lower case, no accents, no invisible characters, look-alike letters made Latin."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = "".join(c for c in decomposed if unicodedata.category(c) not in _UNSEEN)
     return plain.casefold().translate(_LOOKALIKES)
 
 

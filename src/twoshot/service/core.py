@@ -119,7 +119,7 @@ class Service:
 
     def status(self, ident: str, secret: str | None) -> Task | Batch:
         """task-status: the key check and the read in one query for plain task ids."""
-        if not secret or ident.startswith("batch-") or len(ident) > 64:
+        if not secret or ident.startswith("batch-") or not _possible(ident):
             return self.lookup(ident, self.authenticate(secret))
         key, task = self.store.task_for_secret(ident, secret.strip())
         if key is None:
@@ -135,7 +135,7 @@ class Service:
         return found
 
     def _find(self, ident: str, key: ApiKey) -> Task | Batch | None:
-        if len(ident) > 64:
+        if not _possible(ident):
             return None
         if ident.startswith("batch-"):
             return self.store.get_batch(ident, key.id)
@@ -150,7 +150,7 @@ class Service:
         released by ``tasks_ended`` for tasks that were still running, and were released
         when the others ended."""
         gone: list[Task] | None
-        if len(ident) > 64:
+        if not _possible(ident):
             gone = None
         elif ident.startswith("batch-"):
             gone = self.store.delete_batch(ident, key.id)
@@ -180,3 +180,9 @@ class Service:
         self, result_ttl: float, input_grace: float, orphan_grace: float = 600.0
     ) -> tuple[int, int]:
         return self.retention.sweep(result_ttl, input_grace, orphan_grace)
+
+
+def _possible(ident: str) -> bool:
+    """Whether ``ident`` could name a task or batch: no id is longer than 64, and none holds
+    a NUL (PostgreSQL refuses one in any text parameter: a 500, not the 404 it is)."""
+    return len(ident) <= 64 and "\x00" not in ident

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from twoshot.blobs import Blobs
+from twoshot.blobs import Blobs, is_result_name
 from twoshot.errors import NotFound
 from twoshot.store import Store
 
@@ -40,7 +40,7 @@ class Retention:
 
     def result_seconds_left(self, name: str) -> float:
         """How long the result is kept still; NotFound if it is gone or never was."""
-        task = self.store.task_by_result(name)
+        task = self.store.task_by_result(name) if is_result_name(name) else None
         if task is None or task.finished_at is None:
             raise NotFound("no such result: it never existed, was deleted, or has expired")
         left = task.finished_at.timestamp() + self.result_ttl - self._clock()
@@ -49,7 +49,8 @@ class Retention:
         return left
 
     def result(self, name: str) -> bytes:
-        task = self.store.task_by_result(name)
+        # a name the server never issues is no result (and not a query: a NUL 500s PostgreSQL)
+        task = self.store.task_by_result(name) if is_result_name(name) else None
         fresh = (
             task is not None
             and task.finished_at is not None

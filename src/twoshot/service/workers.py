@@ -10,6 +10,7 @@ server's maximum; whatever it sends is validated and refused with 400, never a 5
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twoshot.blobs import Blobs, is_input_key, is_result_name, new_result_name
@@ -19,6 +20,33 @@ from twoshot.store import Heartbeat, Store
 
 # the upload follows the request for it at once; this only bounds a leaked URL's life
 UPLOAD_URL_SECONDS = 600
+# a worker's quality report goes into every task-status body of its task: bounded, and only
+# what every JSON encoder on the way out takes (no NaN or Infinity, integers within 64 bits)
+QUALITY_MAX_BYTES = 64 << 10
+QUALITY_MAX_DEPTH = 32
+
+
+def _check_quality(quality: Any, depth: int = 0) -> None:
+    if depth == 0 and quality is not None:
+        try:
+            size = len(json.dumps(quality, allow_nan=False))
+        except (ValueError, RecursionError):
+            size = None
+        if size is None or size > QUALITY_MAX_BYTES:
+            raise InvalidInput(
+                f"quality must be finite JSON of at most {QUALITY_MAX_BYTES} bytes",
+                field="quality",
+            )
+    if depth > QUALITY_MAX_DEPTH:
+        raise InvalidInput(f"quality nests deeper than {QUALITY_MAX_DEPTH}", field="quality")
+    if isinstance(quality, bool):
+        return
+    if isinstance(quality, int) and not -(1 << 63) <= quality < (1 << 64):
+        raise InvalidInput("quality holds an integer past 64 bits", field="quality")
+    children = quality.values() if isinstance(quality, dict) else quality
+    if isinstance(quality, dict | list):
+        for child in children:
+            _check_quality(child, depth + 1)
 
 
 def queue_depth(store: Store, engines: list[str]) -> dict[str, int]:
@@ -66,6 +94,11 @@ class RemoteWork:
     ) -> bool:
         if not status.is_terminal():
             raise InvalidInput("finish needs a terminal status", field="status")
+        _check_quality(quality)
+        if status is TaskStatus.COMPLETED and result_key is None:  # polls would show no image
+            raise InvalidInput(
+                "a completed task needs the result_key of its upload", field="result_key"
+            )
         if result_key is not None:
             held, issued = self.store.upload_for(task_id, owner)
             if held and result_key != issued:
@@ -107,6 +140,8 @@ class RemoteWork:
 
     def put_result(self, token_id: str, name: str, data: bytes) -> None:
         self._own_upload(token_id, name)
+        if not data.startswith(b"\xff\xd8"):  # served as image/jpeg: a JPEG, or nothing
+            raise InvalidInput("a result is a JPEG image: its body must start with FF D8")
         self.blobs.put_result(name, data)
 
     def delete_result(self, token_id: str, name: str) -> None:
