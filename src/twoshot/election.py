@@ -34,7 +34,11 @@ class Lease:
         owner: str,
         seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        stopping: Callable[[], bool] = lambda: False,
     ):
+        """``stopping``: true once this process is on its way out; it then keeps a role it
+        holds until it releases it, but takes up none (a role taken in the last moments of
+        a shutdown only moves once more)."""
         self.name = name
         self.owner = owner
         self._store = store
@@ -42,11 +46,12 @@ class Lease:
         self._clock = clock
         self._held = False
         self._next = 0.0
+        self._stopping = stopping
 
     def held(self) -> bool:
         """Whether this process plays the role now (renewing the lease when due)."""
         now = self._clock()
-        if now < self._next:
+        if now < self._next or (not self._held and self._stopping()):
             return self._held
         try:
             held = self._store.take_lease(self.name, self.owner, self._seconds)

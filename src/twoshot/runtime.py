@@ -279,7 +279,11 @@ class Runtime:
     def _sweep(self) -> None:
         """Retention, by one process per blob store (whichever holds its lease)."""
         lease = Lease(
-            self.store, sweeper_lease(self.settings), self.owner, 3 * self.settings.sweep_interval
+            self.store,
+            sweeper_lease(self.settings),
+            self.owner,
+            3 * self.settings.sweep_interval,
+            stopping=lambda: self.events.closing,
         )
         while not self._background_stop.wait(self.settings.sweep_interval):
             if not lease.held():
@@ -307,7 +311,13 @@ class Runtime:
             poll_interval=self.settings.poll_interval,
             metrics=self.metrics,
             # one sender among all processes on the database
-            lease=Lease(self.store, "webhooks", self.owner, WEBHOOK_LEASE),
+            lease=Lease(
+                self.store,
+                "webhooks",
+                self.owner,
+                WEBHOOK_LEASE,
+                stopping=lambda: self.events.closing,
+            ),
         )
         self._threads.append(sender.start(self._background_stop))
 
