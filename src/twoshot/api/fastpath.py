@@ -96,8 +96,8 @@ class FastPath:
         read = self._reads.batch if ident.startswith("batch-") else self._reads.task
         try:
             if self._inline:
-                with self._service.inline():  # on the loop's own connection, never the pool's
-                    found = read(ident, digest)
+                # on the loop's own connection, never the pool's
+                found = read(ident, digest, self._service.inline_connection())
             else:
                 found = await run_in_threadpool(read, ident, digest)
         except Exception:  # the ordinary route meets it again, and answers and logs it

@@ -77,6 +77,10 @@ class Service:
         """Reads inside run on the calling thread's own connection (see ``Store.inline``)."""
         return self.store.inline()
 
+    def inline_connection(self) -> Any:
+        """This thread's own connection for inline reads (``Store.inline_connection``)."""
+        return self.store.inline_connection()
+
     @property
     def polls(self) -> Any:
         """task-status's compiled reads (``store.sql.polls.PollReads``) where the store has

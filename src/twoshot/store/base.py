@@ -99,6 +99,7 @@ class Store(Queue, Protocol):
     inline_reads: bool  # whether a keyed read is cheap enough to run on the event loop
 
     def inline(self) -> AbstractContextManager[None]: ...  # such reads, on the loop's own link
+    def inline_connection(self) -> Any: ...  # that link, for a read that takes it as is
 
     # remote workers' uploads: one result name per running task, for its lease holder
     def issue_upload(self, task_id: str, owner: str, name: str) -> bool: ...

@@ -19,14 +19,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Select,
     Table,
     create_engine,
     event,
@@ -99,44 +97,6 @@ def upsert(conn: Connection, table: Table) -> Any:
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
-class CompiledRead:
-    """A read compiled once and run on a DB-API connection, skipping SQLAlchemy's
-    per-execution machinery: for the one query on the hot path of every poll.
-
-    ``own_connection`` gives the calling thread's own connection when it has one (an
-    inline reader, see ``SqlBase.inline``); other threads check one out of the pool."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        statement: Select[Any],
-        *,
-        own_connection: Callable[[], Any | None] = lambda: None,
-    ):
-        compiled = statement.compile(dialect=engine.dialect)
-        self._engine = engine
-        self._sql = compiled.string
-        self._order = compiled.positiontup if compiled.positional else None
-        self._own = own_connection
-
-    def first(self, params: dict[str, Any]) -> SimpleNamespace | None:
-        args: Any = tuple(params[k] for k in self._order) if self._order is not None else params
-        own = self._own()
-        conn = own if own is not None else self._engine.raw_connection()
-        try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(self._sql, args)
-                row = cursor.fetchone()
-                names = [d[0] for d in cursor.description] if row is not None else []
-            finally:
-                cursor.close()
-        finally:
-            if own is None:
-                conn.close()
-        return None if row is None else SimpleNamespace(**dict(zip(names, row, strict=True)))
-
-
 EndHook = Callable[[list[Ended]], None]
 ProgressHook = Callable[[list[str]], None]
 
@@ -188,6 +148,19 @@ class SqlBase:
             with self._own_lock:
                 self._own.append(conn)
         return conn
+
+    def inline_connection(self) -> Any:
+        """This thread's own raw SQLite connection for inline reads, without ``inline()``
+        around each read: for the poll fast path, which reads on the event loop's thread."""
+        raw = getattr(self._here, "raw", None)
+        if raw is None:
+            inline = getattr(self._here, "inline", False)
+            self._here.inline = True
+            try:
+                raw = self._here.raw = self._own_dbapi_connection()
+            finally:
+                self._here.inline = inline
+        return raw
 
     def _own_dbapi_connection(self) -> Any | None:
         own = self._own_connection()

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, bindparam, select
 
 from twoshot.store.schema import accounts, api_keys, batches, tasks
-from twoshot.store.sql.base import CompiledRead
+from twoshot.store.sql.compiled import CompiledRead
 
 t, k, a, b = tasks.c, api_keys.c, accounts.c, batches.c
 
@@ -67,9 +67,11 @@ class _Rows(CompiledRead):
     """A ``CompiledRead`` that returns every row as a tuple (on an inline reader's own SQLite
     connection, from the driver's own ``execute``: about 6 µs a poll)."""
 
-    def rows(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(self, params: dict[str, Any], own: Any = None) -> list[tuple[Any, ...]]:
+        """``own``: the caller's own SQLite connection (else this thread's inline one, if
+        any, else one from the pool)."""
         args: Any = tuple(params[n] for n in self._order) if self._order is not None else params
-        own = self._own()
+        own = own if own is not None else self._own()
         if own is not None:  # SQLite, this thread's own connection: straight to the driver
             return own.execute(self._sql, args).fetchall()
         conn = self._engine.raw_connection()
@@ -91,17 +93,17 @@ class PollReads:
         self._task = _Rows(engine, _TASK, own_connection=own_connection)
         self._batch = _Rows(engine, _BATCH, own_connection=own_connection)
 
-    def task(self, ident: str, digest: str) -> tuple[Any, ...] | None:
+    def task(self, ident: str, digest: str, own: Any = None) -> tuple[Any, ...] | None:
         """The row of ``TASK_COLUMNS``, or None."""
-        rows = self._task.rows({"ident": ident, "digest": digest})
+        rows = self._task.rows({"ident": ident, "digest": digest}, own)
         if not rows or not hmac.compare_digest(rows[0][-1], digest):
             return None
         return rows[0][:-1]
 
-    def batch(self, ident: str, digest: str) -> list[tuple[Any, ...]] | None:
+    def batch(self, ident: str, digest: str, own: Any = None) -> list[tuple[Any, ...]] | None:
         """Rows of (kind, created_at, key_hash, *ITEM_COLUMNS, updated_at, quality), one per
         item in batch order (one row of NULL items for an empty batch), or None."""
-        rows = self._batch.rows({"ident": ident, "digest": digest})
+        rows = self._batch.rows({"ident": ident, "digest": digest}, own)
         if not rows or not hmac.compare_digest(rows[0][2], digest):
             return None
         return rows

@@ -22,7 +22,8 @@ from twoshot.store.schema import (
     task_inputs,
     tasks,
 )
-from twoshot.store.sql.base import ACTIVE, CompiledRead, dt, hash_secret, ts
+from twoshot.store.sql.base import ACTIVE, dt, hash_secret, ts
+from twoshot.store.sql.compiled import CompiledRead
 from twoshot.store.sql.keys import KeyStore
 from twoshot.store.sql.polls import PollReads
 
