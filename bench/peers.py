@@ -1,12 +1,20 @@
-"""twoshot next to a bare app: task-status (a completed task), a batch's task-status, and the
-event stream of a completed task (its first event is the final one), against a standalone
-Starlette app (``bench/peers_bare.py``, outside the project) answering the same bytes.
+"""twoshot next to a bare app: task-status (a completed task), a batch's task-status, the
+event stream of a completed task (its first event is the final one), and the first event of a
+queued task's stream, against a standalone Starlette app (``bench/peers_bare.py``, outside
+the project) answering the same bytes.
 
 Both servers run at once, one uvicorn process each (uvloop, httptools, no access log);
 twoshot is ``twoshot serve --workers 0`` (its sweeper and webhook sender idle, as deployed).
 ``wrk -t1 -c32`` loads one server at a time, in interleaved rounds (the order alternates
 each round), so a noisy machine slows both alike. CPU per request is the server processes'
-user+system time over the run (psutil) divided by the requests wrk completed.
+user+system time over the run (psutil) divided by the requests wrk completed. A queued
+task's stream never ends, so its first event is measured by this script's own client (32
+connections, each opening a connection, reading up to the first event and closing it): a
+Python client, which may limit the bare app's rate; its CPU per request is the firmer figure.
+
+task-status has a third row, not a baseline: the bare app served as ``twoshot serve`` serves
+(``bench/peers_bare_ours.py``: twoshot's connection protocol), which splits twoshot's figure
+into what its server layer gives and what its app costs.
 
     python bench/peers.py [--rounds 6] [--seconds 5] [--connections 32] [--processes 2]
                           [--comfyui http://127.0.0.1:8188/history/ID --comfyui-pid PID]
@@ -20,6 +28,7 @@ user+system time over the run (psutil) divided by the requests wrk completed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import os
@@ -74,6 +83,7 @@ class Target:
     server: Server
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    first_event: bool = False  # load with first_events, not wrk
     rps: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
     errors: int = 0
@@ -113,7 +123,51 @@ def bare(env: dict[str, str], port: int) -> Server:
     return Server("bare Starlette", proc, proc.pid)
 
 
+def ours(env: dict[str, str], port: int) -> Server:
+    cmd = [sys.executable, "peers_bare_ours.py", str(port)]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT / "bench")
+    wait_up(f"http://127.0.0.1:{port}/status/x", proc)
+    return Server("bare Starlette, twoshot's protocol", proc, proc.pid)
+
+
+def first_events(target: Target, seconds: int, connections: int) -> None:
+    """``connections`` clients, each opening a connection, reading the response up to the end
+    of its first ``event:`` and closing it, again and again for ``seconds``."""
+    url = httpx.URL(target.url)
+    head = f"GET {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in target.headers.items()) + "\r\n"
+
+    async def client(deadline: float, counts: list[int]) -> None:
+        while time.monotonic() < deadline:
+            reader, writer = await asyncio.open_connection(url.host, url.port)
+            writer.write(head.encode())
+            seen = b""
+            while (at := seen.find(b"event:")) < 0 or seen.find(b"\n\n", at) < 0:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                seen += chunk
+            writer.close()
+            counts[0 if seen.startswith(b"HTTP/1.1 200") and at >= 0 else 1] += 1
+
+    async def run() -> list[int]:
+        counts = [0, 0]
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(client(deadline, counts) for _ in range(connections)))
+        return counts
+
+    before, start = target.server.cpu(), time.monotonic()
+    done, failed = asyncio.run(run())
+    elapsed, used = time.monotonic() - start, target.server.cpu() - before
+    target.rps.append(done / elapsed)
+    target.cpu_us.append(used / max(1, done) * 1e6)
+    target.errors += failed
+
+
 def wrk(target: Target, seconds: int, connections: int) -> None:
+    if target.first_event:
+        first_events(target, seconds, connections)
+        return
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     for name, value in target.headers.items():
         cmd += ["-H", f"{name}: {value}"]
@@ -191,6 +245,30 @@ def prepare(env: dict[str, str], tmp: Path) -> tuple[str, str, str]:
     return key, task["task_id"], batch["task_id"]
 
 
+def queued_task(url: str, key: str) -> str:
+    """A couple submitted to the server under test, which runs no worker: it stays queued."""
+    files = {
+        "maleImage": ("m.jpg", (DATA / "obama.jpg").read_bytes(), "image/jpeg"),
+        "femaleImage": ("f.jpg", (DATA / "astronaut.jpg").read_bytes(), "image/jpeg"),
+    }
+    r = httpx.post(f"{url}/api/couple_image", files=files, headers={"X-Api-Key": key}, timeout=60)
+    assert r.status_code == 200 and r.json()["status"] == "queued", r.text
+    return str(r.json()["task_id"])
+
+
+def first_event_bytes(url: str, headers: dict[str, str]) -> bytes:
+    """A stream's body up to the end of its first event (``retry`` comes before it)."""
+    seen = b""
+    with httpx.stream("GET", url, headers=headers, timeout=30) as r:
+        assert r.status_code == 200, r.read()
+        for chunk in r.iter_raw():
+            seen += chunk
+            at = seen.find(b"event:")
+            if at >= 0 and (end := seen.find(b"\n\n", at)) >= 0:
+                return seen[: end + 2]
+    raise AssertionError(f"no event in {seen!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=quick(6, 1))
@@ -226,12 +304,20 @@ def main() -> None:
             assert r.status_code == 200, r.text
             answers[name] = r.content
             (tmp / name).write_bytes(r.content)
+        queued = queued_task(url, key)
+        answers["live"] = first_event_bytes(url + f"/api/task-status/{queued}/events", h)
+        (tmp / "live").write_bytes(answers["live"])
         peer_env = {**env, **{f"PEER_{n.upper()}": str(tmp / n) for n in answers}}
         peer = bare(peer_env, PORT + 1)
         servers.append(peer)
         purl = f"http://127.0.0.1:{PORT + 1}"
         for name, path in (("status", "/status/x"), ("batch", "/batch/x"), ("events", "/events/x")):
             assert httpx.get(purl + path).content == answers[name], name
+        assert first_event_bytes(purl + "/live/x", {}) == answers["live"]
+        mine = ours(peer_env, PORT + 3)
+        servers.append(mine)
+        ourl = f"http://127.0.0.1:{PORT + 3}"
+        assert httpx.get(ourl + "/status/x").content == answers["status"]
 
         results: dict = {"bytes": {n: len(b) for n, b in answers.items()}}
         print(f"bodies: {results['bytes']} bytes; wrk -t1 -c{args.connections} -d{args.seconds}s")
@@ -246,11 +332,21 @@ def main() -> None:
             ),
         ):
             targets = [Target(peer, purl + bare_path), Target(ts, url + path, h)]
+            if name == "status":
+                targets.append(Target(mine, ourl + bare_path))
             if name == "status" and args.comfyui:
                 comfy = Server("ComfyUI", None, args.comfyui_pid or os.getpid())
                 targets.append(Target(comfy, args.comfyui))
             rounds(targets, args.rounds, args.seconds, args.connections)
             results[name] = table(title, targets)
+        targets = [
+            Target(peer, purl + "/live/x", first_event=True),
+            Target(ts, url + f"/api/task-status/{queued}/events", h, first_event=True),
+        ]
+        rounds(targets, args.rounds, args.seconds, args.connections)
+        results["live"] = table(
+            "first event of a queued task's stream (a new connection each)", targets
+        )
         ts.stop()
         servers.remove(ts)
 

@@ -16,6 +16,7 @@ from twoshot.api import create_app
 from twoshot.config import Settings
 from twoshot.runtime import Runtime
 from twoshot.service import NoChecks
+from twoshot.serving import uvicorn_config
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,7 +44,8 @@ def free_port() -> int:
 
 @dataclass
 class Live:
-    """A real uvicorn server on a real port, in a thread of the test process."""
+    """A real uvicorn server on a real port, in a thread of the test process, configured as
+    ``twoshot serve`` configures it."""
 
     url: str
     runtime: Runtime
@@ -69,7 +71,8 @@ class Live:
 
 def start_live(runtime: Runtime) -> Live:
     port = free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    # as ``twoshot serve`` runs it: its protocol (header deadline, coalesced writes) included
+    config = uvicorn_config(create_app(runtime), runtime.settings, "127.0.0.1", port, "warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

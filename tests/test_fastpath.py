@@ -87,9 +87,45 @@ def fail_one(live: Live) -> str:
     task_id = submit(live)
     claimed = store.claim("w1", [live.runtime.settings.engine], 60)
     assert claimed is not None and claimed.id == task_id
-    error = ErrorInfo("fixture_refused", "the fixture engine refuses")
+    error = ErrorInfo("fixture_refused", "the fixture engine refuses — naïve ✓")
     assert store.finish(task_id, "w1", TaskStatus.FAILED, error=error)
     return task_id
+
+
+def events(live: Live, ident: str, *, fast: bool) -> httpx.Response:
+    app_of(live).fast_polls = fast
+    try:
+        url = f"{live.url}/api/task-status/{ident}/events"
+        return httpx.get(url, headers={**live.headers, "Last-Event-ID": "3.0"}, timeout=30)
+    finally:
+        app_of(live).fast_polls = True
+
+
+def same_events(live: Live, ident: str, *, by_fast_path: bool) -> str:
+    """The event stream of an ended task or batch through both paths: the same bytes and
+    headers (the fast path sends it whole, with a length; the route streams it chunked)."""
+    service = live.runtime.service
+    original = service.lookup
+    calls: list[str] = []
+
+    def counted(ident: str, key: object) -> object:
+        calls.append(ident)
+        return original(ident, key)  # type: ignore[arg-type]
+
+    service.lookup = counted  # type: ignore[method-assign,assignment]
+    try:
+        fast = events(live, ident, fast=True)
+    finally:
+        service.lookup = original  # type: ignore[method-assign]
+    assert (calls == []) is by_fast_path, calls
+    slow = events(live, ident, fast=False)
+    assert fast.status_code == slow.status_code == 200
+    assert fast.content == slow.content
+    framing = IGNORED | {"content-length", "transfer-encoding"}
+    heads = [{k: v for k, v in r.headers.items() if k not in framing} for r in (fast, slow)]
+    assert heads[0] == heads[1]
+    assert ("content-length" in fast.headers) is by_fast_path
+    return fast.text
 
 
 def answered(live: Live, ident: str) -> dict:
@@ -117,6 +153,13 @@ def check_every_state(live: Live, image_server: str) -> None:
     agg = answered(live, batch)
     assert agg["status"] == "completed" and len(agg["tasks"]) == 2
     assert answered(live, items[1])["batch_id"] == batch
+    # an ended task's event stream: whole from the fast path, as the route streams it
+    for ident in (queued, done, failed):
+        text = same_events(live, ident, by_fast_path=True)
+        assert text.startswith("retry: 1000\n\nid: end\nevent: done\ndata: {")
+        assert text.endswith("}\n\n") and text.count("event:") == 1
+    assert "fixture_refused" in same_events(live, failed, by_fast_path=True)
+    assert "event: item" in same_events(live, batch, by_fast_path=False)  # a batch's: the route's
     # refusals: the ordinary route's own bodies, through both paths
     other = live.new_key()
     for ident, key, code in (

@@ -1,6 +1,6 @@
 """How ``twoshot serve`` runs uvicorn: which proxies may name the client, how long a client
-may take to send its request's head, how large that head may be, and how many connections
-one process holds.
+may take to send its request's head, how large that head may be, how many connections one
+process holds, and how a response reaches the socket.
 
 uvicorn has no header-read timeout of its own (its keep-alive timer starts only after a
 first response), so a client could open connections and send their headers a byte at a
@@ -8,11 +8,19 @@ time for as long as it liked. ``deadline_protocol`` wraps uvicorn's HTTP protoco
 moment a connection opens, or a previous response ends, the next request's head must be
 complete within ``header_timeout`` seconds and ``max_header_bytes`` bytes, or the
 connection is closed. A reverse proxy in front (README: Security) does this better still.
+
+uvicorn writes a response's head and its body to the socket separately: two ``send`` system
+calls for every small response, and a system call costs more than the rest of a task-status
+poll's Python (bench/RESULTS.md). ``Coalesced`` hands the socket what a connection writes in
+one turn of the event loop as one write: a poll's head and body leave in one call. A stream's
+events still leave at once (the turn ends when the stream waits), and a write of 64 KiB or
+more is never held.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
@@ -28,6 +36,64 @@ except ImportError:  # pragma: no cover - httptools is a dependency of uvicorn[s
     BASE = H11Protocol
 
 
+HOLD_BYTES = 64 << 10  # what one write may hold back; past it, everything goes now
+
+
+class Coalesced:
+    """A transport whose small writes wait for the end of the event loop's turn, then go to
+    ``transport`` as one write. Everything else is ``transport``'s; ``close`` sends what
+    waits first."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            if len(data) >= HOLD_BYTES:
+                self._transport.write(data)
+                return
+            self._loop.call_soon(self.flush)
+        self._held.append(data)
+        self._held_bytes += len(data)
+        if self._held_bytes >= HOLD_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._held:
+            return
+        data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+        self._held.clear()
+        self._held_bytes = 0
+        if not self._transport.is_closing():  # the peer may have gone meanwhile
+            self._transport.write(data)
+
+    def writelines(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._held.clear()
+        self._held_bytes = 0
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._held_bytes + self._transport.get_write_buffer_size()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, set_protocol, …
+        return getattr(self._transport, name)
+
+
 def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: int) -> type:
     class Deadline(base):
         _deadline: asyncio.TimerHandle | None = None
@@ -37,6 +103,8 @@ def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: 
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
+            # what the connection writes (uvicorn's flow control watches the transport)
+            self.transport = Coalesced(transport, self.loop)  # type: ignore[assignment]
             self._start(None)
 
         def data_received(self, data: bytes) -> None:

@@ -10,6 +10,11 @@ switched on), goes through the ordinary app, whose route (``api/tasks.py``) stay
 reference and stays in ``/openapi.json``. A miss therefore costs one read more than before,
 and every error body, status and metric is the ordinary route's own.
 
+The event stream of a task that has already ended (``GET …/{id}/events``) is answered here
+too: it holds nothing but the ``retry`` line and the ``done`` event (``api/live.py``), so it
+goes out whole, with a length, not as a stream. A live task's stream, and a batch's, are the
+ordinary route's.
+
 Nothing is cached between polls: a deleted task, a revoked key and a disabled account are
 refused at the next poll on every replica, because every poll reads the database.
 """
@@ -28,12 +33,20 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from twoshot.api.deps import base_url
+from twoshot.api.live import RETRY, sse_event
 from twoshot.domain import TaskStatus, batch_progress, batch_status
 from twoshot.runtime import Runtime
 
 PREFIX = "/api/task-status/"
+EVENTS = "/events"
 COMPLETED = TaskStatus.COMPLETED.value
-JSON_HEADERS = (b"content-type", b"application/json")
+JSON_HEADERS = [(b"content-type", b"application/json")]
+# api/live.py's StreamingResponse headers
+EVENT_HEADERS = [
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+]
 
 
 class App(FastAPI):
@@ -67,6 +80,9 @@ class FastPath:
     async def __call__(self, scope: Scope, send: Send) -> bool:
         """Answer the poll and return True, or return False having sent nothing."""
         ident = scope["path"][len(PREFIX) :]
+        events = ident.endswith(EVENTS)
+        if events:
+            ident = ident[: -len(EVENTS)]
         if (
             not self.enabled
             or scope["method"] != "GET"
@@ -92,8 +108,11 @@ class FastPath:
         key = secret.decode("latin-1").strip()
         if not key:
             return False
+        batch = ident.startswith("batch-")
+        if events and batch:
+            return False  # its items' events: the route's
         digest = hashlib.sha256(key.encode()).hexdigest()  # store.sql.base.hash_secret
-        read = self._reads.batch if ident.startswith("batch-") else self._reads.task
+        read = self._reads.batch if batch else self._reads.task
         try:
             if self._inline:
                 # on the loop's own connection, never the pool's
@@ -104,15 +123,18 @@ class FastPath:
             return False
         if found is None:
             return False
-        batch = isinstance(found, list)
         version = _ended_version(found) if batch else _ended_version([found], 0, 1, 7, 2)
-        cached = (ident, version, host, scope.get("scheme")) if version is not None else None
+        if events and version is None:
+            return False  # still running: the route streams its progress
+        cached = (ident, version, host, scope.get("scheme"), events) if version else None
         body = self._bodies.get(cached) if cached is not None else None
         if body is None:
             scope["app"] = self._app  # what Starlette sets, for base_url's request.app
             base = base_url(Request(scope))
             try:
                 body = batch_json(ident, found, base) if batch else task_json(found, base)
+                if events:
+                    body = ended_events(body)
             except Exception:  # a row it cannot encode: the ordinary route answers (and logs)
                 return False
             if cached is not None:
@@ -121,7 +143,10 @@ class FastPath:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-length", str(len(body)).encode()), JSON_HEADERS],
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    *(EVENT_HEADERS if events else JSON_HEADERS),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -204,6 +229,13 @@ def task_json(row: tuple[Any, ...], base: str) -> bytes:
     if batch_id is not None:
         body["batch_id"] = batch_id
     return orjson.dumps(body)
+
+
+def ended_events(body: bytes) -> bytes:
+    """The whole event stream of an ended task whose task-status body is ``body``: the
+    ``retry`` line and the ``done`` event, spelt as ``api/live.py`` spells them (its
+    ``json.dumps``, ASCII only; the floats, parsed back, print the same)."""
+    return (RETRY + sse_event("done", orjson.loads(body), "end")).encode()
 
 
 def batch_json(ident: str, rows: list[tuple[Any, ...]], base: str) -> bytes:

@@ -111,7 +111,10 @@ class Recheck:
         self.interval = self._base if notified else min(self._base * 4, self.interval * 2)
 
 
-def _event(name: str, data: dict[str, Any], event_id: str | None = None) -> str:
+RETRY = "retry: 1000\n\n"  # how long a client waits before it reconnects
+
+
+def sse_event(name: str, data: Any, event_id: str | None = None) -> str:
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
@@ -140,7 +143,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
 
     async def stream() -> AsyncIterator[str]:
         cursor = Cursor.parse(resume)
-        yield "retry: 1000\n\n"
+        yield RETRY
         last_write = time.monotonic()
         recheck = Recheck(rt.settings.live_recheck)
         with rt.events.watch(ids) as watch:  # watch first, then read
@@ -148,12 +151,12 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
                 try:
                     current = await _reread(rt, request, task_id)
                 except TwoshotError as exc:  # deleted while watched, or the key revoked
-                    yield _event("error", {"error": exc.to_dict()})
+                    yield sse_event("error", {"error": exc.to_dict()})
                     return
                 for name, data, event_id in cursor.news(current, rt, base):
-                    yield _event(name, data, event_id)
+                    yield sse_event(name, data, event_id)
                 if _ended(current):
-                    yield _event("done", status_body(current, base), "end")
+                    yield sse_event("done", status_body(current, base), "end")
                     return
                 recheck.woken(await watch.wait(recheck.interval))
                 if rt.events.closing or await request.is_disconnected():
