@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-
 from twoshot.serving import HOLD_BYTES, Coalesced
 
 
@@ -42,8 +41,6 @@ class Socket:
 async def turn() -> None:
     await asyncio.sleep(0)  # the flush scheduled in this turn runs before we resume
     await asyncio.sleep(0)
-
-
 
 
 def run(test: Any) -> None:

@@ -104,7 +104,7 @@ def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: 
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             # what the connection writes (uvicorn's flow control watches the transport)
-            self.transport = Coalesced(transport, self.loop)  # type: ignore[assignment]
+            self.transport = Coalesced(transport, self.loop)
             self._start(None)
 
         def data_received(self, data: bytes) -> None:
