@@ -1,7 +1,8 @@
 """The bare peer of ``bench/peers.py``: a standalone Starlette app, outside the project (it
 imports nothing of twoshot), whose routes answer with the bytes twoshot answered, read from
-the files named by PEER_STATUS, PEER_BATCH, PEER_EVENTS and PEER_LIVE (the first events of
-a queued task's stream, after which it stays open, as twoshot's does, until the client goes).
+the files named by PEER_STATUS, PEER_BATCH, PEER_EVENTS (an ended task's stream: answered
+whole with a length, as twoshot answers it) and PEER_LIVE (the first events of a queued
+task's stream, streamed, after which it stays open, as twoshot's does, until the client goes).
 
     uvicorn peers_bare:app --loop uvloop --http httptools
 """
@@ -46,8 +47,13 @@ def stream(chunks: list[bytes], *, stay_open: bool = False) -> StreamingResponse
     )
 
 
-async def events(_request: Request) -> StreamingResponse:
-    return stream(EVENTS)
+async def events(_request: Request) -> Response:
+    # a stream that has ended holds all its events: twoshot answers it whole, and so does this
+    return Response(
+        b"".join(chunk + b"\n\n" for chunk in EVENTS),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def live(_request: Request) -> StreamingResponse:

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import Live, make_settings
 from tests.store.test_contract import postgres_schema
-from tests.test_fastpath import get, route_calls, submit
+from tests.test_fastpath import get, route_calls, same_events, submit
 from tests.test_worker_boundary import Served, claim, queued, served, token
 from twoshot.api import create_app
 from twoshot.api.fastpath import App
@@ -55,6 +55,15 @@ def test_fast_path_spells_stored_quality_byte_for_byte_as_the_route(live: Live) 
     assert json.loads(body)["quality"] == ODD_QUALITY
     assert b"1e-05" in body
     byte_equal(live, task_id)  # the reused (cached) body too
+
+
+def test_fast_event_stream_spells_stored_quality_as_the_route(live: Live) -> None:
+    """Was: an ended task's stream, answered whole by the fast path, parsed its body back
+    with orjson, which turns an integer past 64 bits into a float (2**70 as 1.1805…e+21)."""
+    task_id = ended_with_quality(live, ODD_QUALITY)
+    for _ in range(2):  # encoded, then reused
+        text = same_events(live, task_id, by_fast_path=True)
+        assert str(2**70) in text and "1e-05" in text
 
 
 def uploaded(client: TestClient | httpx.Client, headers: dict[str, str], task_id: str) -> str:

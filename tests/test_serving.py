@@ -5,8 +5,14 @@ held; closing sends what waits; a peer gone meanwhile is written nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 from typing import Any
 
+import httpx
+import pytest
+
+from tests.conftest import Live, couple_files
 from twoshot.serving import HOLD_BYTES, Coalesced
 
 
@@ -21,6 +27,9 @@ class Socket:
     def write(self, data: bytes) -> None:
         assert not self.closed, "written after close"
         self.writes.append(bytes(data))
+
+    def writelines(self, chunks: list[bytes]) -> None:  # one vectored write
+        self.write(b"".join(chunks))
 
     def is_closing(self) -> bool:
         return self.closed
@@ -86,6 +95,13 @@ def test_large_writes_are_never_held_and_order_is_kept() -> None:
         assert sock.writes == [big, b"head" + big]
         await turn()
         assert len(sock.writes) == 2  # the scheduled flush finds nothing
+        buffer = bytearray(b"reused")
+        out.write(buffer)  # copied: the caller may change its buffer before the turn ends
+        buffer[:] = b"change"
+        with pytest.raises(TypeError, match="bytes-like"):  # told at once, as the socket would
+            out.write("text")  # type: ignore[arg-type]
+        await turn()
+        assert sock.writes[2:] == [b"reused"]
 
     run(test)
 
@@ -129,3 +145,23 @@ def test_a_peer_gone_before_the_flush_is_written_nothing() -> None:
         assert out.get_extra_info("peername") == ("127.0.0.1", 1)  # the rest is the socket's
 
     run(test)
+
+
+def test_a_client_that_shuts_its_side_after_the_request_still_gets_the_answer(live: Live) -> None:
+    """``nc -N`` and some probes send a request, then a FIN: the transport closes once the EOF
+    is seen, so a poll's answer held for the end of the turn must be written before that."""
+    r = httpx.post(f"{live.url}/api/couple_image", headers=live.headers, files=couple_files())
+    task_id = r.json()["task_id"]
+    host, port = live.url.removeprefix("http://").split(":")
+    request = (
+        f"GET /api/task-status/{task_id} HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: {live.key}\r\n\r\n"
+    )
+    for _ in range(20):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(request.encode())
+            sock.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK"), answer
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["task_id"] == task_id

@@ -51,24 +51,30 @@ class Coalesced:
         self._held_bytes = 0
 
     def write(self, data: bytes) -> None:
-        if not self._held:
-            if len(data) >= HOLD_BYTES:
+        if not isinstance(data, bytes):
+            if not isinstance(data, bytearray | memoryview):  # as the socket's own write
+                raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+            data = bytes(data)  # the caller may reuse its buffer before the turn ends
+        if self._held_bytes + len(data) >= HOLD_BYTES:  # past what may wait: all goes now
+            held = self._take()
+            if held:
+                self._transport.writelines([*held, data])  # one vectored write, no copy
+            else:
                 self._transport.write(data)
-                return
+            return
+        if not self._held:
             self._loop.call_soon(self.flush)
         self._held.append(data)
         self._held_bytes += len(data)
-        if self._held_bytes >= HOLD_BYTES:
-            self.flush()
+
+    def _take(self) -> list[bytes]:
+        held, self._held, self._held_bytes = self._held, [], 0
+        return held
 
     def flush(self) -> None:
-        if not self._held:
-            return
-        data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
-        self._held.clear()
-        self._held_bytes = 0
-        if not self._transport.is_closing():  # the peer may have gone meanwhile
-            self._transport.write(data)
+        held = self._take()
+        if held and not self._transport.is_closing():  # the peer may have gone meanwhile
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def writelines(self, chunks: Iterable[bytes]) -> None:
         for chunk in chunks:
@@ -79,12 +85,13 @@ class Coalesced:
         self._transport.write_eof()
 
     def close(self) -> None:
-        self.flush()
-        self._transport.close()
+        try:
+            self.flush()
+        finally:
+            self._transport.close()
 
     def abort(self) -> None:
-        self._held.clear()
-        self._held_bytes = 0
+        self._take()
         self._transport.abort()
 
     def get_write_buffer_size(self) -> int:
@@ -119,6 +126,12 @@ def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: 
             # a chunk may hold the head's end and the body's start: judge only an open head
             if self.cycle is cycle and self._head_bytes > max_header_bytes:
                 self.transport.close()
+
+        def eof_received(self) -> bool | None:
+            # the client sent its request and shut its side: the transport closes once this
+            # returns, so what the response wrote this turn must reach it first
+            self.transport.flush()
+            return super().eof_received()  # type: ignore[no-any-return]
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._deadline is not None:

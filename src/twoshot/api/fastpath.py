@@ -234,8 +234,9 @@ def task_json(row: tuple[Any, ...], base: str) -> bytes:
 def ended_events(body: bytes) -> bytes:
     """The whole event stream of an ended task whose task-status body is ``body``: the
     ``retry`` line and the ``done`` event, spelt as ``api/live.py`` spells them (its
-    ``json.dumps``, ASCII only; the floats, parsed back, print the same)."""
-    return (RETRY + sse_event("done", orjson.loads(body), "end")).encode()
+    ``json.dumps``, ASCII only; parsed back with ``json``, which keeps integers past 64 bits
+    that orjson would turn into floats, its floats print the same)."""
+    return (RETRY + sse_event("done", json.loads(body), "end")).encode()
 
 
 def batch_json(ident: str, rows: list[tuple[Any, ...]], base: str) -> bytes:
