@@ -131,7 +131,7 @@ def deadline_protocol(base: type[Any], header_timeout: float, max_header_bytes: 
             # the client sent its request and shut its side: the transport closes once this
             # returns, so what the response wrote this turn must reach it first
             self.transport.flush()
-            return super().eof_received()  # type: ignore[no-any-return]
+            return super().eof_received()
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._deadline is not None:
