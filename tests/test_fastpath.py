@@ -226,7 +226,7 @@ def test_what_the_fast_path_leaves_to_the_route(live: Live) -> None:
     head = httpx.head(url, headers=live.headers)
     assert head.status_code == 200 and head.content == b""
     with httpx.stream("GET", f"{url}/events", headers=live.headers) as events:
-        # the event stream, under the same prefix, is the ordinary app's
+        # a live task's event stream, under the same prefix, is the ordinary app's
         assert events.status_code == 200
         assert events.headers["content-type"].startswith("text/event-stream")
 
