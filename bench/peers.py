@@ -17,6 +17,7 @@ task-status has a third row, not a baseline: the bare app served as ``twoshot se
 into what its server layer gives and what its app costs.
 
     python bench/peers.py [--rounds 6] [--seconds 5] [--connections 32] [--processes 2]
+                          [--only status,batch,events,live]
                           [--comfyui http://127.0.0.1:8188/history/ID --comfyui-pid PID]
                           [--src OLDER_CHECKOUT/src --processes 1]
 
@@ -278,6 +279,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=quick(5, 1))
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--processes", type=int, default=quick(2, 2))
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default={"status", "batch", "events", "live"},
+        help="which tables (status,batch,events,live; --processes adds its own)",
+    )
     parser.add_argument("--comfyui", help="a running ComfyUI's /history/{prompt_id} URL")
     parser.add_argument("--comfyui-pid", type=int, default=0)
     parser.add_argument(
@@ -336,6 +343,8 @@ def main() -> None:
                 f"/api/task-status/{task_id}/events",
             ),
         ):
+            if name not in args.only:
+                continue
             targets = [Target(peer, purl + bare_path), Target(ts, url + path, h)]
             if name == "status":
                 targets.append(Target(mine, ourl + bare_path))
@@ -344,14 +353,15 @@ def main() -> None:
                 targets.append(Target(comfy, args.comfyui))
             rounds(targets, args.rounds, args.seconds, args.connections)
             results[name] = table(title, targets)
-        targets = [
-            Target(peer, purl + "/live/x", first_event=True),
-            Target(ts, url + f"/api/task-status/{queued}/events", h, first_event=True),
-        ]
-        rounds(targets, args.rounds, args.seconds, args.connections)
-        results["live"] = table(
-            "first event of a queued task's stream (a new connection each)", targets
-        )
+        if "live" in args.only:
+            targets = [
+                Target(peer, purl + "/live/x", first_event=True),
+                Target(ts, url + f"/api/task-status/{queued}/events", h, first_event=True),
+            ]
+            rounds(targets, args.rounds, args.seconds, args.connections)
+            results["live"] = table(
+                "first event of a queued task's stream (a new connection each)", targets
+            )
         ts.stop()
         servers.remove(ts)
 

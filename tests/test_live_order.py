@@ -180,21 +180,31 @@ def test_batch_stream_of_20_tasks_ending_in_shuffled_commit_order_postgresql(
 def ending_after_first_read(rt: Runtime) -> Iterator[None]:
     """The task ends just after the route's first read returns: the window in which a
     waiter that reads before it watches misses the wake-up."""
-    real = rt.service.lookup
+    real, real_status = rt.service.lookup, rt.service.status
     done: list[str] = []
+
+    def end(ident: str, api_key_id: str) -> None:
+        if not done:
+            done.append(ident)
+            rt.store.cancel(ident, api_key_id)
 
     def lookup(ident: str, key: Any) -> Any:
         found = real(ident, key)
-        if not done:
-            done.append(ident)
-            rt.store.cancel(ident, key.id)
+        end(ident, key.id)
+        return found
+
+    def status(ident: str, secret: str | None) -> Any:  # the stream reads key and task at once
+        found = real_status(ident, secret)
+        end(ident, found.api_key_id)
         return found
 
     rt.service.lookup = lookup  # type: ignore[method-assign]
+    rt.service.status = status  # type: ignore[method-assign]
     try:
         yield
     finally:
         rt.service.lookup = real  # type: ignore[method-assign]
+        rt.service.status = real_status  # type: ignore[method-assign]
 
 
 def test_prefer_wait_is_woken_by_an_end_between_its_read_and_its_watch(tmp_path: Path) -> None:
