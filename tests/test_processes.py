@@ -148,3 +148,41 @@ def test_of_two_runtimes_on_one_database_one_sweeps_and_the_other_takes_over(
     finally:
         for rt in runtimes:
             rt.close()
+
+
+def test_on_sqlite_the_worker_process_wakes_waiters_of_the_api_processes_at_once(
+    tmp_path: Path,
+) -> None:
+    """Was: on one SQLite file, a client waiting in an API process (``Prefer: wait``, the
+    event stream) learnt of an end in the worker process only at its next re-read. With the
+    re-read 30 s away, every answer must come from the notification."""
+    database = f"sqlite:///{tmp_path / 'data' / 'twoshot.db'}"
+    store = open_store(database)
+    key = store.create_key("test")[1]
+    store.close()
+    env = env_for(
+        tmp_path / "data",
+        TWOSHOT_DATABASE_URL=database,
+        TWOSHOT_ENGINE="tests.engines:sidebyside",
+        TWOSHOT_FACE_CHECKS="false",
+        TWOSHOT_POLL_INTERVAL="0.05",
+        TWOSHOT_LIVE_RECHECK="30",
+    )
+    server = Server(env, tmp_path / "serve.log", "--processes", "2", "--workers", "1")
+    try:
+        headers = {"X-Api-Key": key}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+            for _ in range(4):
+                started = time.monotonic()
+                r = client.post(
+                    "/api/couple_image", files=couple_files(), headers={"Prefer": "wait=20"}
+                )
+                assert r.json()["status"] == "completed", r.text
+                assert time.monotonic() - started < 15
+            queued = client.post("/api/couple_image", files=couple_files()).json()["task_id"]
+            with client.stream("GET", f"/api/task-status/{queued}/events") as events:
+                started = time.monotonic()
+                text = "".join(events.iter_text())
+            assert "event: done" in text and time.monotonic() - started < 15
+    finally:
+        server.stop()

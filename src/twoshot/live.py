@@ -9,20 +9,29 @@
   ``NOTIFY twoshot_tasks, '<id>'`` after the commit that ended a task or recorded its
   progress, and ``PgListener`` (a thread of each API process) publishes each notification
   as it arrives.
+- Across processes on one SQLite file (``twoshot serve --processes N``, a ``twoshot worker``
+  beside ``twoshot serve``), the same hooks call ``LocalNotifier``: a datagram of task ids to
+  the Unix socket of every ``LocalListener`` in a folder beside the database file.
 - A waiter watches before it reads, so a change that lands between its read and its wait
-  still wakes it; it also re-reads on a bounded interval, so a missed notification (another
-  process on SQLite, a listener reconnecting) costs latency, never an answer.
+  still wakes it; it also re-reads on a bounded interval, so a missed notification (a full
+  socket, a listener reconnecting) costs latency, never an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import os
+import secrets
+import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -253,3 +262,126 @@ def conninfo_from_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# what one datagram carries at most (Linux takes about 200 KB; a batch's ids fit many times)
+DATAGRAM = 60_000
+SOCKET_PATH = 107  # bytes a Unix socket's path may hold (sun_path, less its NUL)
+
+
+def local_folder(database_url: str) -> Path | None:
+    """Where the processes on one SQLite file meet: ``.<file>.live/`` beside it, or, when
+    that is too long a path for a Unix socket, a folder in the temporary directory named
+    after the file's path; None for a database in memory."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database).resolve()
+    for folder in (
+        path.parent / f".{path.name}.live",
+        Path(tempfile.gettempdir()) / f"twoshot-{hashlib.sha256(bytes(path)).hexdigest()[:16]}",
+    ):
+        if len(bytes(folder / f"{2**22}-{'0' * 16}.sock")) <= SOCKET_PATH:
+            return folder
+    log.warning(
+        "task notifications between processes are off: no folder for a Unix socket; waiters "
+        "in other processes see a task end at their next re-read"
+    )
+    return None
+
+
+def _ours(folder: Path) -> bool:
+    """The folder exists and this user owns it (one in a shared temporary directory that
+    another user made is never used)."""
+    try:
+        return folder.stat().st_uid == os.getuid()
+    except FileNotFoundError:
+        return False
+
+
+class LocalNotifier:
+    """Tells the other processes on this SQLite file that tasks changed: a datagram of their
+    ids to every listener's socket in ``folder``, this process's own excepted (its waiters
+    were woken in memory). A socket nobody holds (a process killed) is removed; a listener
+    too busy to take the datagram misses it and re-reads on its interval."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.own: Path | None = None  # this process's listener, when it has one
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
+        self._lock = threading.Lock()
+        self._trusted = False
+
+    def __call__(self, task_ids: Sequence[str]) -> None:
+        if not task_ids:
+            return
+        payloads, chunk = [], b""
+        for ident in task_ids:
+            line = ident.encode() + b"\n"
+            if len(chunk) + len(line) > DATAGRAM:
+                payloads.append(chunk)
+                chunk = b""
+            chunk += line
+        payloads.append(chunk)
+        if not self._trusted:
+            self._trusted = _ours(self.folder)
+            if not self._trusted:
+                return  # nobody listens yet, or it is not ours
+        try:
+            targets = [e.path for e in os.scandir(self.folder) if e.name.endswith(".sock")]
+        except FileNotFoundError:
+            self._trusted = False
+            return
+        with self._lock:
+            for target in targets:
+                if self.own is not None and target == str(self.own):
+                    continue
+                for payload in payloads:
+                    try:
+                        self._sock.sendto(payload, target)
+                    except (ConnectionRefusedError, FileNotFoundError):
+                        with contextlib.suppress(OSError):
+                            os.unlink(target)  # its process is gone
+                        break
+                    except OSError:  # full, or anything else: its re-read covers it
+                        break
+
+    def close(self) -> None:
+        with self._lock:
+            self._sock.close()
+
+
+class LocalListener:
+    """A Unix datagram socket in ``folder`` (``<pid>-<random>.sock``) whose datagrams of task
+    ids are published the moment they arrive; removed when ``stop`` is set."""
+
+    def __init__(self, folder: Path, events: TaskEvents, stop: threading.Event):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _ours(folder):
+            raise PermissionError(f"{folder} belongs to another user")
+        self.path = folder / f"{os.getpid()}-{secrets.token_hex(8)}.sock"
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(self.path))
+        self._sock.settimeout(0.5)  # how long a stop waits
+        self._events = events
+        self._stop = stop
+        self.connected = threading.Event()
+        self.connected.set()
+
+    def run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = self._sock.recv(DATAGRAM + 1024)
+                except TimeoutError:
+                    continue
+                ids = [i for i in data.decode(errors="replace").split("\n") if i]
+                if ids:
+                    self._events.publish(ids)
+        finally:
+            self._sock.close()
+            with contextlib.suppress(OSError):
+                self.path.unlink()

@@ -21,7 +21,15 @@ from twoshot.election import Lease, process_name
 from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
-from twoshot.live import PgListener, PgNotifier, TaskEvents, conninfo_from_url
+from twoshot.live import (
+    LocalListener,
+    LocalNotifier,
+    PgListener,
+    PgNotifier,
+    TaskEvents,
+    conninfo_from_url,
+    local_folder,
+)
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.safety import ContentPolicy
@@ -111,10 +119,10 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
     _engines: dict[str, Engine] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    listener: PgListener | None = None
+    listener: PgListener | LocalListener | None = None
     policy: ContentPolicy = field(default_factory=ContentPolicy.off)
     owner: str = field(default_factory=process_name)  # this process, as a lease owner
-    notifier: PgNotifier | None = None
+    notifier: PgNotifier | LocalNotifier | None = None
     state: RuntimeState = RuntimeState.NEW
 
     @classmethod
@@ -186,9 +194,15 @@ class Runtime:
         )
         rt.policy = policy
         store.on_ended(lambda ended: rt.events.ended(t.id for t in ended))  # wake waiters
-        if settings.resolved_database_url.startswith("postgresql"):
-            # and the waiters of every other process, after the commit
-            notifier = rt.notifier = PgNotifier(conninfo_from_url(settings.resolved_database_url))
+        # and the waiters of every other process, after the commit
+        url = settings.resolved_database_url
+        notifier: PgNotifier | LocalNotifier | None = None
+        if url.startswith("postgresql"):
+            notifier = PgNotifier(conninfo_from_url(url))
+        elif url.startswith("sqlite") and (folder := local_folder(url)) is not None:
+            notifier = LocalNotifier(folder)
+        if notifier is not None:
+            rt.notifier = notifier
             store.on_ended(lambda ended: notifier([t.id for t in ended]))
             store.on_progress(notifier)
         metrics.waiting_clients.set_function(lambda: rt.events.waiting)
@@ -270,6 +284,15 @@ class Runtime:
             )
             self.listener = listener
             self._thread(listener.run, "task-notifications")
+        elif plan.listen and isinstance(self.notifier, LocalNotifier):
+            try:
+                local = LocalListener(self.notifier.folder, self.events, self._background_stop)
+            except OSError as exc:  # a read-only folder, say: waiters re-read instead
+                log.warning("task notifications between processes are off: %s", exc)
+            else:
+                self.listener = local
+                self.notifier.own = local.path
+                self._thread(local.run, "task-notifications")
 
     def _thread(self, target: Callable[[], object], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
