@@ -12,9 +12,9 @@ finishes its requests, as ``twoshot serve`` does), and the parent exits when the
 - The task workers (``--workers``) run in one process of their own, so engines load once
   and their work never holds an API process's event loop or interpreter lock.
 - SQLite: every process opens the same file in WAL mode with a busy timeout (writers
-  queue, readers never wait); a task's end in the worker process reaches clients waiting in
-  an API process through their bounded re-reads (``TWOSHOT_LIVE_RECHECK``), not at once as
-  in one process. PostgreSQL: LISTEN/NOTIFY wakes them at once.
+  queue, readers never wait); a task's end in the worker process wakes clients waiting in
+  an API process at once, through the API process's Unix socket (``live.LocalListener``).
+  PostgreSQL: LISTEN/NOTIFY.
 """
 
 from __future__ import annotations

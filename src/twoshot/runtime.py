@@ -91,7 +91,7 @@ class Background:
     evaluator: Evaluator | None = None
     sweeper: bool = False
     webhooks: bool = False
-    listen: bool = True  # PostgreSQL: LISTEN for tasks changed by other processes
+    listen: bool = True  # hear of tasks changed by other processes (PostgreSQL, SQLite)
 
 
 class RuntimeState(StrEnum):
@@ -290,8 +290,7 @@ class Runtime:
             except OSError as exc:  # a read-only folder, say: waiters re-read instead
                 log.warning("task notifications between processes are off: %s", exc)
             else:
-                self.listener = local
-                self.notifier.own = local.path
+                self.listener = self.notifier.own = local
                 self._thread(local.run, "task-notifications")
 
     def _thread(self, target: Callable[[], object], name: str) -> None:
