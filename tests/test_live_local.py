@@ -1,4 +1,4 @@
-"""Task notifications between processes on one SQLite file (``twoshot.live.LocalNotifier``
+"""Task notifications between processes on one SQLite file (``twoshot.live_sqlite.LocalNotifier``
 and ``LocalListener``): what one process ends wakes the waiters of the others at once, not
 at their next re-read."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from twoshot.live import SMALL, LocalListener, LocalNotifier, local_folder
+from twoshot.live_sqlite import SMALL, LocalListener, LocalNotifier, local_folder
 
 
 class Published:

@@ -21,15 +21,8 @@ from twoshot.election import Lease, process_name
 from twoshot.engines import Engine, Serialized, load_engine, per_thread
 from twoshot.fetch import Fetcher, FetchPolicy
 from twoshot.images import Limits
-from twoshot.live import (
-    LocalListener,
-    LocalNotifier,
-    PgListener,
-    PgNotifier,
-    TaskEvents,
-    conninfo_from_url,
-    local_folder,
-)
+from twoshot.live import PgListener, PgNotifier, TaskEvents, conninfo_from_url
+from twoshot.live_sqlite import LocalListener, LocalNotifier, local_folder
 from twoshot.metrics import Metrics
 from twoshot.provenance import Provenance
 from twoshot.safety import ContentPolicy
