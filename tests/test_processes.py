@@ -141,8 +141,8 @@ def test_of_two_runtimes_on_one_database_one_sweeps_and_the_other_takes_over(
         wait_for(lambda: sum(map(len, swept)) >= 10, 30)
         assert min(map(len, swept)) == 0  # one of them only
         first = 0 if swept[0] else 1
-        runtimes[first].close()  # lets the lease go
         stopped_at = time.monotonic()
+        runtimes[first].close()  # lets the lease go (the other may take it meanwhile)
         wait_for(lambda: len(swept[1 - first]) >= 3, 30)
         assert swept[1 - first][0] > stopped_at
     finally:

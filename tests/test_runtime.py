@@ -26,6 +26,7 @@ def test_shutdown_joins_every_thread_the_server_started(tmp_path: Path) -> None:
     started = rt.threads
     assert sorted(t.name for t in started if not t.name.startswith("worker-")) == [
         "sweeper",
+        "task-notifications",  # from the other processes on this SQLite file
         "webhooks",
     ]
     assert len([t for t in started if t.name.startswith("worker-")]) == 2
@@ -61,6 +62,6 @@ def test_runtime_started_twice_refuses_and_a_stopped_one_really_restarts(tmp_pat
     assert rt.state == "started"
     threads = rt.threads
     time.sleep(0.2)  # several sweeps' time: a thread that saw a stale stop would be gone
-    assert len(threads) == 2 and all(t.is_alive() for t in threads)
+    assert len(threads) == 3 and all(t.is_alive() for t in threads)  # and task-notifications
     rt.close()
     assert not any(t.is_alive() for t in threads)

@@ -186,6 +186,14 @@ class LocalListener:
             with contextlib.suppress(OSError):
                 self.folder.rmdir()  # when no other listener is left in it
 
+    def wake(self) -> None:
+        """Return from the wait at once (after ``stop`` is set: the thread then ends)."""
+        with (
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as poke,
+            contextlib.suppress(OSError),
+        ):
+            poke.sendto(b"", str(self.path))
+
     def _bind_again_if_gone(self) -> None:
         try:
             if os.lstat(self.path).st_ino == self._inode:

@@ -349,6 +349,8 @@ class Runtime:
         if timeout is None:
             timeout = self.settings.drain_seconds
         self._background_stop.set()
+        if isinstance(self.listener, LocalListener):
+            self.listener.wake()
         for worker in self.workers:
             worker.stop()
         deadline = time.monotonic() + timeout
