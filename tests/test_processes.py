@@ -42,7 +42,8 @@ def wait_for(check: object, seconds: float = 60) -> None:
         time.sleep(0.1)
 
 
-def test_two_api_processes_serve_finish_and_sweep_once(tmp_path: Path, database: str) -> None:
+def keyed_env(tmp_path: Path, database: str, **extra: str) -> tuple[str, dict[str, str]]:
+    """A key in ``database`` and the environment of a server on it with the fast test engine."""
     store = open_store(database)
     key = store.create_key("test")[1]
     store.close()
@@ -51,8 +52,17 @@ def test_two_api_processes_serve_finish_and_sweep_once(tmp_path: Path, database:
         TWOSHOT_DATABASE_URL=database,
         TWOSHOT_ENGINE="tests.engines:sidebyside",
         TWOSHOT_FACE_CHECKS="false",
-        TWOSHOT_FETCH_ALLOW_PRIVATE="true",
         TWOSHOT_POLL_INTERVAL="0.05",
+        **extra,
+    )
+    return key, env
+
+
+def test_two_api_processes_serve_finish_and_sweep_once(tmp_path: Path, database: str) -> None:
+    key, env = keyed_env(
+        tmp_path,
+        database,
+        TWOSHOT_FETCH_ALLOW_PRIVATE="true",
         TWOSHOT_SWEEP_INTERVAL="0.2",
         TWOSHOT_RESULT_TTL="1",
         TWOSHOT_WEBHOOK_BACKOFF="0.2",
@@ -157,17 +167,7 @@ def test_on_sqlite_the_worker_process_wakes_waiters_of_the_api_processes_at_once
     event stream) learnt of an end in the worker process only at its next re-read. With the
     re-read 30 s away, every answer must come from the notification."""
     database = f"sqlite:///{tmp_path / 'data' / 'twoshot.db'}"
-    store = open_store(database)
-    key = store.create_key("test")[1]
-    store.close()
-    env = env_for(
-        tmp_path / "data",
-        TWOSHOT_DATABASE_URL=database,
-        TWOSHOT_ENGINE="tests.engines:sidebyside",
-        TWOSHOT_FACE_CHECKS="false",
-        TWOSHOT_POLL_INTERVAL="0.05",
-        TWOSHOT_LIVE_RECHECK="30",
-    )
+    key, env = keyed_env(tmp_path, database, TWOSHOT_LIVE_RECHECK="30")
     server = Server(env, tmp_path / "serve.log", "--processes", "2", "--workers", "1")
     try:
         headers = {"X-Api-Key": key}
