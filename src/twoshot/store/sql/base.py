@@ -97,6 +97,20 @@ def upsert(conn: Connection, table: Table) -> Any:
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
+def add_daily(
+    conn: Connection, table: Table, column: str, api_key_id: str, day: int, what: str, n: int
+) -> None:
+    """Add ``n`` to the row of a per-(key, day, ``column``) count table (``usage_daily``,
+    ``refusals_daily``), made at ``n`` if there is none, in one statement."""
+    conn.execute(
+        upsert(conn, table)
+        .values(api_key_id=api_key_id, day=day, count=n, **{column: what})
+        .on_conflict_do_update(
+            index_elements=["api_key_id", "day", column], set_={"count": table.c.count + n}
+        )
+    )
+
+
 EndHook = Callable[[list[Ended]], None]
 ProgressHook = Callable[[list[str]], None]
 
@@ -283,14 +297,7 @@ class SqlBase:
         transaction that ends or submits them; deleting a task later does not undo it."""
         day = int(now // 86400)
         for key_id, n in sorted(per_key.items()):  # one order: no deadlock between writers
-            conn.execute(
-                upsert(conn, usage_daily)
-                .values(api_key_id=key_id, day=day, status=what, count=n)
-                .on_conflict_do_update(
-                    index_elements=["api_key_id", "day", "status"],
-                    set_={"count": usage_daily.c.count + n},
-                )
-            )
+            add_daily(conn, usage_daily, "status", key_id, day, what, n)
 
     def _enqueue_webhooks(self, conn: Connection, task_ids: Sequence[str], now: float) -> None:
         """In the transaction that ends the tasks: nothing finished is left unsent."""

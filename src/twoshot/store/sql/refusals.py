@@ -7,7 +7,7 @@ from sqlalchemy import Connection
 
 from twoshot.store.base import UsageRow
 from twoshot.store.schema import refusals_daily
-from twoshot.store.sql.base import SqlBase, upsert
+from twoshot.store.sql.base import SqlBase, add_daily
 from twoshot.store.sql.usage import daily_rows
 
 # task failure codes that are refusals too (the worker's nudity screen)
@@ -15,14 +15,7 @@ RESULT_REFUSALS = frozenset({"unsafe_content"})
 
 
 def add_refusal(conn: Connection, api_key_id: str, code: str, day: int, n: int = 1) -> None:
-    conn.execute(
-        upsert(conn, refusals_daily)
-        .values(api_key_id=api_key_id, day=day, code=code, count=n)
-        .on_conflict_do_update(
-            index_elements=["api_key_id", "day", "code"],
-            set_={"count": refusals_daily.c.count + n},
-        )
-    )
+    add_daily(conn, refusals_daily, "code", api_key_id, day, code, n)
 
 
 class RefusalStore(SqlBase):
