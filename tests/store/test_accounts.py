@@ -4,7 +4,6 @@ SQLite and PostgreSQL; and the migration that gives older keys the default accou
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -13,19 +12,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from tests.store.test_contract import Clock, opened_store, postgres_schema, task
+from tests.store.test_contract import Clock, postgres_schema, task
 from twoshot.domain import TaskStatus
 from twoshot.errors import Conflict
 from twoshot.store import MIGRATIONS, SqlStore, make_engine, migrate
 from twoshot.store.schema import DEFAULT_ACCOUNT
 
 DAY = 86400
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
-    with opened_store(request.param, tmp_path) as opened:
-        yield opened
 
 
 def test_accounts(backend: tuple[SqlStore, Clock]) -> None:

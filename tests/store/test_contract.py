@@ -78,17 +78,6 @@ def opened_store(kind: str, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
         yield store, clock
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
-    with opened_store(request.param, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-def store(backend: tuple[SqlStore, Clock]) -> SqlStore:
-    return backend[0]
-
-
 @dataclass
 class Rig:
     """A queue under test, and the store behind it (for setting up and checking)."""

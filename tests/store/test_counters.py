@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from tests.store import test_contract
 from tests.store.test_contract import Clock
 from twoshot.store import Hit, SqlStore
-
-backend = test_contract.backend  # the store on SQLite and on PostgreSQL
 
 
 def test_counts_within_limits_and_refuses_whole(backend: tuple[SqlStore, Clock]) -> None:

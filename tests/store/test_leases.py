@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 
-from tests.store.test_contract import Clock, backend, store  # noqa: F401  (fixtures)
+from tests.store.test_contract import Clock
 from twoshot.election import Lease
 from twoshot.store.sql import SqlStore
 
 
-def test_one_of_many_racing_threads_takes_the_lease(backend: tuple[SqlStore, Clock]) -> None:  # noqa: F811
+def test_one_of_many_racing_threads_takes_the_lease(backend: tuple[SqlStore, Clock]) -> None:
     store_, clock = backend
     start = threading.Barrier(8)
     won: list[str] = []
@@ -43,7 +43,7 @@ def test_one_of_many_racing_threads_takes_the_lease(backend: tuple[SqlStore, Clo
     assert store_.take_lease("sweeper:x", holder, 30)
 
 
-def test_lease_renews_every_third_and_lets_go(store: SqlStore) -> None:  # noqa: F811
+def test_lease_renews_every_third_and_lets_go(store: SqlStore) -> None:
     now = [0.0]
     first = Lease(store, "role", "a", 30, clock=lambda: now[0])
     second = Lease(store, "role", "b", 30, clock=lambda: now[0])

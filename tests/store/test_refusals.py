@@ -5,22 +5,12 @@ task (and only by the finish that ended it), read per account."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.store.test_contract import Clock, opened_store, task
+from tests.store.test_contract import Clock, task
 from twoshot.domain import ErrorInfo, TaskStatus
 from twoshot.store import SqlStore
 
 DAY = 86400
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlStore, Clock]]:
-    with opened_store(request.param, tmp_path) as opened:
-        yield opened
 
 
 def test_racing_refusals_are_all_counted(backend: tuple[SqlStore, Clock]) -> None:
