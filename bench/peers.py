@@ -168,10 +168,12 @@ def first_events(target: Target, seconds: int, connections: int) -> None:
     target.errors += failed
 
 
+def load(target: Target, seconds: int, connections: int) -> None:
+    """One round against ``target``: wrk, or for a stream that never ends, first_events."""
+    (first_events if target.first_event else wrk)(target, seconds, connections)
+
+
 def wrk(target: Target, seconds: int, connections: int) -> None:
-    if target.first_event:
-        first_events(target, seconds, connections)
-        return
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     for name, value in target.headers.items():
         cmd += ["-H", f"{name}: {value}"]
@@ -187,12 +189,12 @@ def wrk(target: Target, seconds: int, connections: int) -> None:
 
 def rounds(targets: list[Target], n: int, seconds: int, connections: int) -> None:
     for t in targets:  # warm up: first requests compile statements, fill caches
-        wrk(t, 1, connections)
+        load(t, 1, connections)
         t.rps.clear()
         t.cpu_us.clear()
     for r in range(n):
         for t in targets if r % 2 == 0 else targets[::-1]:
-            wrk(t, seconds, connections)
+            load(t, seconds, connections)
 
 
 def table(title: str, targets: list[Target]) -> dict:

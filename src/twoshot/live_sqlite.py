@@ -139,8 +139,6 @@ class LocalListener:
         self._events = events
         self._stop = stop
         self._sock, self.path, self._inode = self._bind()
-        self.connected = threading.Event()
-        self.connected.set()
 
     def _bind(self) -> tuple[socket.socket, Path, int]:
         for attempt in range(2):  # a listener leaving may remove the empty folder meanwhile
