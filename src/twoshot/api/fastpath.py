@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from twoshot.api.deps import base_url
-from twoshot.api.live import RETRY, sse_event
+from twoshot.api.live import RETRY, STREAM_HEADERS, sse_event
 from twoshot.domain import TaskStatus, batch_progress, batch_status
 from twoshot.runtime import Runtime
 
@@ -43,8 +43,7 @@ COMPLETED = TaskStatus.COMPLETED.value
 JSON_HEADERS = [(b"content-type", b"application/json")]
 # api/live.py's StreamingResponse headers
 EVENT_HEADERS = [
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
+    *((name.lower().encode(), value.encode()) for name, value in STREAM_HEADERS.items()),
     (b"content-type", b"text/event-stream; charset=utf-8"),
 ]
 

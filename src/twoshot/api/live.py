@@ -48,10 +48,10 @@ async def _read(rt: Runtime, ident: str, key: ApiKey) -> Task | Batch:
     return await read(rt, rt.service.lookup, ident, key)
 
 
-async def _reread(rt: Runtime, request: Request, ident: str) -> Task | Batch:
-    """A waiter's re-read, with its key checked again: a key revoked, or an account
-    disabled, while its client waits gets 401, not the result. For a task, the key and the
-    task are one query (task-status's own read)."""
+async def _keyed_read(rt: Runtime, request: Request, ident: str) -> Task | Batch:
+    """The task or batch with the request's key checked in the same read (task-status's own,
+    one query for a task): a waiter's re-reads use it too, so a key revoked, or an account
+    disabled, while its client waits gets 401, not the result."""
     return await read(rt, rt.service.status, ident, request.headers.get("x-api-key"))
 
 
@@ -92,7 +92,7 @@ async def answer_after_waiting(
                 if left <= 0 or rt.events.closing:  # time is up, or the server is stopping
                     return JSONResponse(answer, headers=applied)
                 recheck.woken(await watch.wait(min(left, recheck.interval)))
-                target = await _reread(rt, request, ident)
+                target = await _keyed_read(rt, request, ident)
     except NotFound:  # deleted meanwhile: what was asked (submit, cancel) still happened
         return JSONResponse(answer, headers=applied)
     return JSONResponse(status_body(target, base_url(request)), headers=applied)
@@ -112,6 +112,7 @@ class Recheck:
 
 
 RETRY = "retry: 1000\n\n"  # how long a client waits before it reconnects
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffers
 
 
 def sse_event(name: str, data: Any, event_id: str | None = None) -> str:
@@ -137,7 +138,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
     rt = runtime(request)
     # task-status's keyed read: inline on SQLite (a thread hop cost 1 ms of CPU here); 401 /
     # 404 now, as a plain answer
-    ids = task_ids(await _reread(rt, request, task_id))
+    ids = task_ids(await _keyed_read(rt, request, task_id))
     base = base_url(request)
     resume = request.headers.get("last-event-id", "")
 
@@ -149,7 +150,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
         with rt.events.watch(ids) as watch:  # watch first, then read
             while True:
                 try:
-                    current = await _reread(rt, request, task_id)
+                    current = await _keyed_read(rt, request, task_id)
                 except TwoshotError as exc:  # deleted while watched, or the key revoked
                     yield sse_event("error", {"error": exc.to_dict()})
                     return
@@ -168,7 +169,7 @@ async def task_events(request: Request, task_id: str) -> StreamingResponse:
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=STREAM_HEADERS,
     )
 
 
