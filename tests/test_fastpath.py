@@ -276,3 +276,33 @@ def test_ended_bodies_reused_yet_deletion_404s_at_once_on_every_replica(
     finally:
         stop_live(second)
         stop_live(first)
+
+
+def test_an_ended_tasks_stream_refuses_as_the_route_does(live: Live) -> None:
+    """The fast path answers an ended task's stream only for its own live key: with no key, a
+    wrong one, another account's, a deleted task or a revoked key, the route's own 401 or
+    404 comes back, exactly as with the fast path off."""
+    task_id = submit(live)
+    live.drain()
+    url = f"{live.url}/api/task-status/{task_id}/events"
+
+    def both(key: str | None) -> list[tuple[int, str]]:
+        answers = []
+        for fast in (True, False):
+            app_of(live).fast_polls = fast
+            try:
+                r = httpx.get(url, headers={} if key is None else {"X-Api-Key": key})
+            finally:
+                app_of(live).fast_polls = True
+            answers.append((r.status_code, r.json()["error"]["code"]))
+        assert answers[0] == answers[1], answers
+        return answers
+
+    assert both(None)[0] == (401, "unauthorized")
+    assert both("ts_nope")[0] == (401, "unauthorized")
+    assert both(live.new_key())[0] == (404, "not_found")
+    other = live.runtime.store.create_key("revoked")
+    live.runtime.store.revoke_key(other[0].id)
+    assert both(other[1])[0] == (401, "unauthorized")
+    assert httpx.delete(f"{live.url}/api/task/{task_id}", headers=live.headers).status_code == 204
+    assert both(live.key)[0] == (404, "not_found")
